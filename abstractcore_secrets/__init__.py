@@ -1,0 +1,87 @@
+"""Resolve LLM providers' API keys through a chain of secret sources.
+
+>>> from abstractcore_secrets import get_secrets_manager
+>>> key = get_secrets_manager().get_api_key("openai")          # doctest: +SKIP
+>>> resolution = get_secrets_manager().resolve("openai")       # doctest: +SKIP
+>>> resolution.source, resolution.locator                      # doctest: +SKIP
+('env', 'env:OPENAI_API_KEY')
+"""
+
+from __future__ import annotations
+
+from ._version import __version__
+from .cache import ResolutionCache
+from .config import ChainSettings, build_secrets_manager, load_settings
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ErrorCategory,
+    InsecureFileError,
+    InvalidSourceError,
+    MissingDependencyError,
+    ResolutionDeniedError,
+    ResolutionError,
+    SecretNotFoundError,
+    SecretsError,
+    SourceError,
+    SourceForbiddenError,
+    SourceThrottledError,
+    SourceTimeoutError,
+    SourceUnauthenticatedError,
+    SourceUnavailableError,
+)
+from .files import InsecureFilePolicy
+from .fingerprint import Fingerprinter
+from .manager import SecretsManager, get_secrets_manager, set_secrets_manager
+from .middleware import AttemptMiddleware, AttemptRequest, Middleware, ResolveRequest
+from .policy import Action
+from .providers.base import SecretProvider
+from .providers.config import ConfigFileSecretProvider
+from .providers.environment import EnvironmentSecretProvider
+from .providers.vault import VaultSecretProvider
+from .resolution import Attempt, Outcome, Resolution, SecretRecord
+from .secret import Secret, mask_secret
+
+__all__ = [
+    "Action",
+    "Attempt",
+    "AttemptMiddleware",
+    "AttemptRequest",
+    "AuthenticationError",
+    "ChainSettings",
+    "ConfigFileSecretProvider",
+    "ConfigurationError",
+    "EnvironmentSecretProvider",
+    "ErrorCategory",
+    "Fingerprinter",
+    "InsecureFileError",
+    "InsecureFilePolicy",
+    "InvalidSourceError",
+    "Middleware",
+    "MissingDependencyError",
+    "Outcome",
+    "Resolution",
+    "ResolutionCache",
+    "ResolutionDeniedError",
+    "ResolutionError",
+    "ResolveRequest",
+    "Secret",
+    "SecretNotFoundError",
+    "SecretProvider",
+    "SecretRecord",
+    "SecretsError",
+    "SecretsManager",
+    "SourceError",
+    "SourceForbiddenError",
+    "SourceThrottledError",
+    "SourceTimeoutError",
+    "SourceUnauthenticatedError",
+    "SourceUnavailableError",
+    "VaultSecretProvider",
+    "__version__",
+    "build_secrets_manager",
+    "get_secrets_manager",
+    "load_settings",
+    "mask_secret",
+    "set_secrets_manager",
+]

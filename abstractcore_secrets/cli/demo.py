@@ -1,0 +1,126 @@
+"""``demo``: the chain at work on an embedded, offline setup that touches nothing of yours.
+
+It builds a throw-away folder with a config file, an environment of its own and an
+in-memory stand-in for a managed source (Vault, AWS, Azure), then shows precedence,
+provenance, fail-closed denial, refusal of an insecure key file, caching, rotation and
+stale serving. Keys are random per run and never printed: fingerprints identify them.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from pathlib import Path
+
+import click
+
+from ..cache import ResolutionCache
+from ..config_file import ConfigFile
+from ..errors import SourceForbiddenError, SourceUnavailableError
+from ..fingerprint import Fingerprinter
+from ..manager import SecretsManager
+from ..providers.config import ConfigFileSecretProvider
+from ..providers.environment import EnvironmentSecretProvider
+from ..resolution import Resolution
+from ..secret import Secret
+from ..testing import FailingSecretProvider, InMemorySecretProvider
+from . import console
+
+_COLUMNS = ("provider", "outcome", "source", "locator", "fingerprint", "cache_hit", "stale")
+
+
+class _Clock:
+    """A clock the demo moves forward, so cache expiry shows without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@click.command("demo")
+def demo_command() -> None:
+    """Show the resolver chain at work, offline, on a throw-away setup."""
+    with tempfile.TemporaryDirectory(prefix="abstractcore-secrets-demo-") as folder:
+        _run(Path(folder))
+
+
+def _fake_key(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(24)
+
+
+def _run(folder: Path) -> None:
+    config = ConfigFile(folder / "config" / "abstractcore.json")
+    config.write_api_key("anthropic", Secret(_fake_key("demo-anthropic-")))
+    config.write_api_key("openai", Secret(_fake_key("demo-openai-file-")))
+    environ = {"OPENAI_API_KEY": _fake_key("demo-openai-env-"), "HF_TOKEN": _fake_key("hf-")}
+    managed = InMemorySecretProvider({"openrouter": _fake_key("demo-or-")}, name="managed")
+    clock = _Clock()
+    fingerprinter = Fingerprinter(key_path=folder / "fingerprint.key")
+    manager = SecretsManager(
+        [EnvironmentSecretProvider(environ), managed, ConfigFileSecretProvider(config.path)],
+        cache=ResolutionCache(300, clock=clock, jitter=lambda: 0.0),
+        fingerprinter=fingerprinter,
+    )
+    console.say(
+        "Chain: explicit > env > managed (in-memory stand-in for Vault/AWS/Azure) "
+        f"> config ({config.path.name})\n"
+    )
+
+    _section("1. Precedence and provenance: the first source that has the key wins")
+    _show(
+        [
+            manager.resolve("portkey", api_key=_fake_key("demo-explicit-")),
+            manager.resolve("openai"),  # env beats the config file's openai key
+            manager.resolve("huggingface"),  # HF_TOKEN, alias of HUGGINGFACE_TOKEN
+            manager.resolve("openrouter"),  # the managed source
+            manager.resolve("anthropic"),  # only in the config file
+            manager.resolve("mistral"),  # nowhere
+        ]
+    )
+
+    _section("2. Caching, rotation and invalidation (managed source values are cached)")
+    first = manager.resolve("openrouter")
+    managed.set("openrouter", _fake_key("demo-or-rotated-"))
+    still = manager.resolve("openrouter")
+    manager.invalidate("openrouter")  # what a caller does when the service answers 401
+    rotated = manager.resolve("openrouter")
+    _show([first, still, rotated])
+    console.say(
+        f"fingerprint changed on rotation: {first.fingerprint != rotated.fingerprint}; "
+        f"source fetches so far: {managed.fetches}"
+    )
+
+    _section("3. Outage: the managed source goes down; the cached key is served, marked stale")
+    down = FailingSecretProvider(SourceUnavailableError("demo outage"), name="managed")
+    outage_manager = SecretsManager([down], cache=manager.cache, fingerprinter=fingerprinter)
+    clock.now += 300  # past the refresh time: the chain is consulted and fails
+    _show([outage_manager.resolve("openrouter")])
+
+    _section("4. Fail closed: a managed source that denies access stops the chain")
+    denying = FailingSecretProvider(SourceForbiddenError("demo: token revoked"), name="managed")
+    strict = SecretsManager(
+        [denying, ConfigFileSecretProvider(config.path)], cache=None, fingerprinter=fingerprinter
+    )
+    denied = strict.resolve("anthropic")
+    _show([denied])
+    console.say(
+        "the config file also has an anthropic key, and was not consulted: "
+        f"{[a.source for a in denied.attempts]}"
+    )
+
+    _section("5. A key file that others can read is refused, with the fix")
+    config.path.chmod(0o644)
+    refused = manager.resolve("anthropic")
+    console.say(f"outcome: {refused.outcome.value}: {refused.error}")
+    config.path.chmod(0o600)
+    _show([manager.resolve("anthropic")])
+
+
+def _section(title: str) -> None:
+    console.say(f"\n{title}")
+
+
+def _show(resolutions: list[Resolution]) -> None:
+    console.print_table([console.resolution_row(r) for r in resolutions], _COLUMNS)

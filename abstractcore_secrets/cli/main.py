@@ -1,0 +1,65 @@
+"""Entry point: the command group and the original proposal's top-level flags."""
+
+from __future__ import annotations
+
+import click
+
+from .._version import __version__
+from . import demo, keys, set_provider, status
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="abstractcore-secrets")
+@click.option(
+    "--status",
+    "show_status",
+    is_flag=True,
+    help="Show where each provider's key comes from (same as 'status').",
+)
+@click.option(
+    "--set-secrets-provider",
+    "secrets_provider",
+    type=click.Choice(set_provider.PROVIDERS),
+    help="Configure a managed secrets source in the config file.",
+)
+@click.option("--vault-addr", help="Vault or OpenBao address, e.g. https://vault.example.com:8200.")
+@click.option(
+    "--vault-token",
+    is_flag=False,
+    flag_value="-",
+    default=None,
+    help="Read the Vault token from stdin or a hidden prompt ('-' or no value); "
+    "a token typed on the command line is refused.",
+)
+@click.option("--vault-path", default=None, help="KV path, e.g. secret/data/abstractcore.")
+@click.pass_context
+def cli(
+    context: click.Context,
+    show_status: bool,
+    secrets_provider: str | None,
+    vault_addr: str | None,
+    vault_token: str | None,
+    vault_path: str | None,
+) -> None:
+    """Resolve LLM providers' API keys through a chain of secret sources."""
+    if context.invoked_subcommand is not None:
+        return
+    if secrets_provider is not None:
+        set_provider.configure(
+            secrets_provider, vault_addr=vault_addr, vault_token=vault_token, vault_path=vault_path
+        )
+    elif show_status:
+        context.invoke(status.status_command)
+    else:
+        click.echo(context.get_help())
+
+
+cli.add_command(status.status_command)
+cli.add_command(keys.get_command)
+cli.add_command(keys.set_key_command)
+cli.add_command(demo.demo_command)
+
+
+def main() -> None:
+    """Run the CLI."""
+    cli()

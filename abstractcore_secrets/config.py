@@ -1,0 +1,217 @@
+"""Chain configuration: the config file's ``secrets`` section, profiles, and environment.
+
+Precedence, lowest first: built-in defaults, the ``secrets`` section, the active profile
+(``secrets.profiles.<name>``, chosen by ``ABSTRACTCORE_SECRETS_PROFILE`` or
+``secrets.profile``), then ``ABSTRACTCORE_SECRETS_*`` variables. For example::
+
+    {
+      "api_keys": {"openai": "sk-..."},
+      "secrets": {
+        "chain": ["env", "vault", "config"],
+        "cache": {"ttl": 300, "negative_ttl": 30, "max_stale": 900},
+        "sources": {"vault": {"addr": "https://vault.example.com:8200",
+                              "path": "secret/data/abstractcore"}},
+        "profiles": {"dev": {"chain": ["env", "config"]}}
+      }
+    }
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import envvars
+from .cache import ResolutionCache
+from .config_file import SECRETS, ConfigFile
+from .errors import ConfigurationError
+from .files import InsecureFilePolicy
+from .manager import SecretsManager
+from .providers.base import SecretProvider
+from .providers.config import ConfigFileSecretProvider
+from .providers.environment import EnvironmentSecretProvider
+
+_MANAGED_SOURCES = ("vault",)
+"""Sources enabled by default where ``secrets.sources`` configures them, in this order."""
+
+
+@dataclass(frozen=True)
+class ChainSettings:
+    """Everything needed to build a ``SecretsManager``; see the module docstring."""
+
+    config_path: Path
+    chain: tuple[str, ...]
+    sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    cache_ttl: float = 300.0
+    negative_ttl: float = 30.0
+    max_stale: float = 900.0
+    insecure_files: InsecureFilePolicy = InsecureFilePolicy.REFUSE
+    profile: str | None = None
+
+
+def load_settings(
+    config_path: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ChainSettings:
+    """Read the chain settings from the config file and the environment.
+
+    Raises:
+        ConfigurationError: A setting is malformed or names an unknown source or profile.
+        InvalidSourceError: The config file is corrupt.
+    """
+    environ = os.environ if environ is None else environ
+    config = ConfigFile(config_path)
+    section = _as_dict(config.section(SECRETS), "secrets", config.path)
+    profile = environ.get(envvars.PROFILE) or section.get("profile")
+    if profile is not None:
+        profiles = _as_dict(section.get("profiles", {}), "secrets.profiles", config.path)
+        if profile not in profiles:
+            known = ", ".join(sorted(profiles)) or "none defined"
+            raise ConfigurationError(
+                f"profile {profile!r} is not in {config.path} secrets.profiles ({known}); "
+                f"define it there or change {envvars.PROFILE}"
+            )
+        section = _deep_merge(
+            section, _as_dict(profiles[profile], f"profile {profile}", config.path)
+        )
+    sources = _as_dict(section.get("sources", {}), "secrets.sources", config.path)
+    cache = _as_dict(section.get("cache", {}), "secrets.cache", config.path)
+    return ChainSettings(
+        config_path=config.path,
+        chain=_chain(environ.get(envvars.CHAIN), section.get("chain"), sources, config.path),
+        sources=sources,
+        cache_ttl=_seconds(environ, envvars.CACHE_TTL, cache, "ttl", 300.0),
+        negative_ttl=_seconds(environ, envvars.NEGATIVE_TTL, cache, "negative_ttl", 30.0),
+        max_stale=_seconds(environ, envvars.MAX_STALE, cache, "max_stale", 900.0),
+        insecure_files=_insecure_policy(environ, section),
+        profile=profile,
+    )
+
+
+def build_secrets_manager(settings: ChainSettings | None = None) -> SecretsManager:
+    """Build a ``SecretsManager`` from ``settings`` (default: :func:`load_settings`)."""
+    settings = settings or load_settings()
+    chain = [_SOURCE_FACTORIES[name](settings) for name in settings.chain]
+    cache = None
+    if settings.cache_ttl > 0:
+        cache = ResolutionCache(
+            settings.cache_ttl,
+            negative_ttl=settings.negative_ttl,
+            max_stale=settings.max_stale,
+        )
+    return SecretsManager(chain, cache=cache)
+
+
+def _env_source(settings: ChainSettings) -> SecretProvider:
+    return EnvironmentSecretProvider(insecure_files=settings.insecure_files)
+
+
+def _config_source(settings: ChainSettings) -> SecretProvider:
+    return ConfigFileSecretProvider(settings.config_path, insecure_files=settings.insecure_files)
+
+
+_VAULT_OPTIONS = frozenset(
+    {"addr", "token", "token_file", "path", "kv_version", "timeout", "verify"}
+)
+
+
+def _vault_source(settings: ChainSettings) -> SecretProvider:
+    from .providers.vault import DEFAULT_PATH, VaultSecretProvider
+
+    options = dict(settings.sources.get("vault", {}))
+    unknown = set(options) - _VAULT_OPTIONS
+    if unknown:
+        raise ConfigurationError(
+            f"{settings.config_path} secrets.sources.vault has unknown options "
+            f"{sorted(unknown)}; known: {sorted(_VAULT_OPTIONS)}"
+        )
+    token = options.get("token")
+    if token is None and "token_file" in options:
+        token = Path(options["token_file"]).expanduser().read_text(encoding="utf-8").strip()
+    return VaultSecretProvider(
+        options.get("addr"),
+        token,
+        options.get("path", DEFAULT_PATH),
+        kv_version=int(options.get("kv_version", 2)),
+        timeout=float(options.get("timeout", 5.0)),
+        verify=options.get("verify"),
+    )
+
+
+_SOURCE_FACTORIES: Mapping[str, Callable[[ChainSettings], SecretProvider]] = {
+    "env": _env_source,
+    "vault": _vault_source,
+    "config": _config_source,
+}
+
+
+def _chain(
+    from_env: str | None,
+    from_file: object,
+    sources: Mapping[str, object],
+    path: Path,
+) -> tuple[str, ...]:
+    if from_env:
+        names = [name.strip() for name in from_env.split(",") if name.strip()]
+        where = envvars.CHAIN
+    elif from_file is not None:
+        if not isinstance(from_file, list) or not all(isinstance(n, str) for n in from_file):
+            raise ConfigurationError(f"{path} secrets.chain must be a list of source names")
+        names, where = list(from_file), f"{path} secrets.chain"
+    else:
+        managed = [name for name in _MANAGED_SOURCES if name in sources]
+        return ("env", *managed, "config")
+    unknown = [name for name in names if name not in _SOURCE_FACTORIES]
+    if unknown or not names:
+        raise ConfigurationError(
+            f"{where} names unknown sources {unknown or '(none given)'}; "
+            f"known: {', '.join(_SOURCE_FACTORIES)}"
+        )
+    if len(set(names)) != len(names):
+        raise ConfigurationError(f"{where} names a source twice: {names}")
+    return tuple(names)
+
+
+def _seconds(
+    environ: Mapping[str, str], variable: str, cache: Mapping[str, Any], key: str, default: float
+) -> float:
+    raw: object = environ.get(variable)
+    where = variable
+    if raw is None:
+        raw, where = cache.get(key, default), f"secrets.cache.{key}"
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{where}={raw!r} is not a number of seconds") from None
+    if value < 0:
+        raise ConfigurationError(f"{where}={raw!r} must be 0 or more seconds")
+    return value
+
+
+def _insecure_policy(environ: Mapping[str, str], section: Mapping[str, Any]) -> InsecureFilePolicy:
+    raw = environ.get(envvars.INSECURE_FILES) or section.get("insecure_files", "refuse")
+    try:
+        return InsecureFilePolicy(str(raw).lower())
+    except ValueError:
+        raise ConfigurationError(
+            f"insecure_files={raw!r} is not a policy; use 'refuse' or 'warn'"
+        ) from None
+
+
+def _as_dict(value: object, where: str, path: Path) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"{path} {where} must be a JSON object")
+    return value
+
+
+def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

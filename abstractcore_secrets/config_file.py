@@ -1,0 +1,102 @@
+"""AbstractCore's JSON config file: its ``api_keys`` section and our ``secrets`` section.
+
+The layout of ``api_keys`` is exactly what AbstractCore writes today, so existing files
+keep working. Every other section is preserved on write.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidSourceError
+from .files import InsecureFilePolicy, check_permissions, default_config_path, write_private
+from .secret import Secret
+
+API_KEYS = "api_keys"
+SECRETS = "secrets"
+_SOURCE = "config"
+
+
+class ConfigFile:
+    """One config file, read fresh on each call and written atomically (0600, folder 0700).
+
+    Args:
+        path: The file; default ``$ABSTRACTCORE_CONFIG_FILE`` or
+            ``~/.abstractcore/config/abstractcore.json``.
+    """
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path).expanduser() if path is not None else default_config_path()
+
+    def load(self) -> dict[str, Any]:
+        """Return the whole document, ``{}`` when the file does not exist.
+
+        Raises:
+            InvalidSourceError: The file is not a JSON object, or cannot be read.
+        """
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeDecodeError) as exc:
+            raise self._invalid(f"cannot be read ({type(exc).__name__})") from None
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            # `from None`: the decode error keeps the whole text, keys included, on `.doc`.
+            raise self._invalid(
+                f"is not valid JSON (line {exc.lineno}, column {exc.colno})"
+            ) from None
+        if not isinstance(document, dict):
+            raise self._invalid("must hold a JSON object at the top level")
+        return document
+
+    def section(self, name: str) -> dict[str, Any]:
+        """Return one top-level section, ``{}`` when absent.
+
+        Raises:
+            InvalidSourceError: The section exists but is not an object.
+        """
+        value = self.load().get(name, {})
+        if not isinstance(value, dict):
+            raise self._invalid(f"has a {name!r} section that is not a JSON object")
+        return value
+
+    def read_api_key(self, provider: str, policy: InsecureFilePolicy) -> str | None:
+        """Return ``api_keys[provider]``, refusing a file others can read.
+
+        Raises:
+            InsecureFileError: The file is readable by group or others (policy refuse).
+            InvalidSourceError: The file or its value is malformed.
+        """
+        if not self.path.exists():
+            return None
+        check_permissions(self.path, policy, source=_SOURCE)
+        value = self.section(API_KEYS).get(provider)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise self._invalid(f"has api_keys.{provider} that is not a string")
+        return value
+
+    def write_api_key(self, provider: str, secret: Secret) -> None:
+        """Set ``api_keys[provider]``, keeping every other entry and section."""
+        document = self.load()
+        keys = document.setdefault(API_KEYS, {})
+        if not isinstance(keys, dict):
+            raise self._invalid("has an 'api_keys' section that is not a JSON object")
+        keys[provider] = secret.reveal()
+        self.write(document)
+
+    def write(self, document: dict[str, Any]) -> None:
+        """Replace the whole document atomically."""
+        write_private(self.path, (json.dumps(document, indent=2) + "\n").encode())
+
+    def _invalid(self, problem: str) -> InvalidSourceError:
+        return InvalidSourceError(
+            f"config file {self.path} {problem}; fix it, or move it aside to start afresh",
+            source=_SOURCE,
+            locator=str(self.path),
+        )

@@ -1,0 +1,28 @@
+"""Every environment variable the library and its CLI read, in one place."""
+
+from __future__ import annotations
+
+HOME = "ABSTRACTCORE_HOME"
+"""Folder for the library's own files; default ``~/.abstractcore``."""
+
+CONFIG_FILE = "ABSTRACTCORE_CONFIG_FILE"
+"""Path of the config file; default ``$ABSTRACTCORE_HOME/config/abstractcore.json``."""
+
+PROFILE = "ABSTRACTCORE_SECRETS_PROFILE"
+"""Name of the profile (``dev``, ``staging``, ``prod``, ...) of the config file to apply."""
+
+CHAIN = "ABSTRACTCORE_SECRETS_CHAIN"
+"""Comma-separated source names in priority order, e.g. ``env,vault,config``."""
+
+CACHE_TTL = "ABSTRACTCORE_SECRETS_CACHE_TTL"
+NEGATIVE_TTL = "ABSTRACTCORE_SECRETS_NEGATIVE_TTL"
+MAX_STALE = "ABSTRACTCORE_SECRETS_MAX_STALE"
+
+INSECURE_FILES = "ABSTRACTCORE_SECRETS_INSECURE_FILES"
+"""``refuse`` (default) or ``warn``: what to do with a key file others can read."""
+
+FINGERPRINT_KEY = "ABSTRACTCORE_SECRETS_FINGERPRINT_KEY"
+"""Key for value fingerprints, shared by the hosts whose fingerprints must match."""
+
+VAULT_ADDR = "VAULT_ADDR"
+VAULT_TOKEN = "VAULT_TOKEN"  # noqa: S105 - a variable name, not a token

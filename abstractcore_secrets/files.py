@@ -1,0 +1,124 @@
+"""Where the library keeps its files, and how it reads and writes files that hold keys.
+
+Key files are written atomically (a temporary file in the same folder, then ``os.replace``)
+with mode 0600 in a 0700 folder. A key file that group or others can read is refused, or
+read with a warning where the user chose ``warn``; it is never read silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+import stat
+import tempfile
+import warnings
+from pathlib import Path
+
+from . import envvars
+from .errors import ConfigurationError, InsecureFileError
+
+
+class InsecureFilePolicy(str, enum.Enum):
+    """What to do with a key file that group or others can read."""
+
+    REFUSE = "refuse"
+    WARN = "warn"
+
+    @classmethod
+    def from_environment(cls) -> InsecureFilePolicy:
+        """Read the policy from ``ABSTRACTCORE_SECRETS_INSECURE_FILES`` (default ``refuse``)."""
+        raw = os.environ.get(envvars.INSECURE_FILES, cls.REFUSE.value).strip().lower()
+        try:
+            return cls(raw)
+        except ValueError:
+            raise ConfigurationError(
+                f"{envvars.INSECURE_FILES}={raw!r} is not a policy; use 'refuse' or 'warn'"
+            ) from None
+
+
+class InsecureFileWarning(UserWarning):
+    """A key file that group or others can read was read because the policy says ``warn``."""
+
+
+def home_dir() -> Path:
+    """Return the library's folder: ``$ABSTRACTCORE_HOME`` or ``~/.abstractcore``."""
+    override = os.environ.get(envvars.HOME)
+    return Path(override).expanduser() if override else Path.home() / ".abstractcore"
+
+
+def default_config_path() -> Path:
+    """Return the config file's path: ``$ABSTRACTCORE_CONFIG_FILE`` or the AbstractCore one."""
+    override = os.environ.get(envvars.CONFIG_FILE)
+    if override:
+        return Path(override).expanduser()
+    return home_dir() / "config" / "abstractcore.json"
+
+
+def check_permissions(path: Path, policy: InsecureFilePolicy, *, source: str) -> None:
+    """Refuse (or warn about) a key file that group or others can read.
+
+    Args:
+        path: The file to check; it must exist.
+        policy: ``refuse`` raises, ``warn`` warns and lets the caller read.
+        source: The name of the source reading it, for the message.
+
+    Raises:
+        InsecureFileError: The file is group- or world-accessible and the policy is refuse.
+    """
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if not mode & 0o077:
+        return
+    message = (
+        f"{path} holds keys and has mode {mode:04o}, so others on this machine can read it; "
+        f"fix it with: chmod 600 {path}"
+    )
+    if policy is InsecureFilePolicy.WARN:
+        warnings.warn(message, InsecureFileWarning, stacklevel=3)
+        return
+    raise InsecureFileError(
+        f"{message} (or set {envvars.INSECURE_FILES}=warn to read it anyway)",
+        source=source,
+        locator=str(path),
+    )
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, mode 0600, in a folder made 0700 if new.
+
+    A reader sees the old file or the new one, never a partial one.
+
+    Args:
+        path: Destination.
+        data: Full new contents.
+    """
+    _publish(path, data, exclusive=False)
+
+
+def create_private_once(path: Path, data: bytes) -> None:
+    """Create ``path`` with ``data`` (0600) unless it exists; whole or not at all.
+
+    Of several processes racing to create it, exactly one wins and all see its contents.
+    """
+    with contextlib.suppress(FileExistsError):
+        _publish(path, data, exclusive=True)
+
+
+def _publish(path: Path, data: bytes, *, exclusive: bool) -> None:
+    folder = path.parent
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        # mkstemp creates 0600 already; chmod guards against an unusual umask-ignoring FS.
+        os.fchmod(handle, 0o600)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        if exclusive:
+            path.hardlink_to(temporary)  # fails if path exists: create-if-absent, whole
+        else:
+            Path(temporary).replace(path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            Path(temporary).unlink()

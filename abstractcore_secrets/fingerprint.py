@@ -1,0 +1,77 @@
+"""Keyed fingerprints of secret values: ``hmac-sha256:<hex>``.
+
+A fingerprint identifies a value (which key was served, did it rotate, was this leaked key
+ever served) without revealing it: without the installation's key, it cannot be tested
+against guesses. The key comes from ``ABSTRACTCORE_SECRETS_FINGERPRINT_KEY`` (set the same
+value on hosts whose fingerprints must match) or from a file created once, mode 0600.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+from pathlib import Path
+
+from . import envvars
+from .errors import ConfigurationError
+from .files import create_private_once, home_dir
+from .secret import Secret
+
+PREFIX = "hmac-sha256:"
+_KEY_BYTES = 32
+
+
+def default_key_path() -> Path:
+    """Return where the per-installation fingerprint key lives."""
+    return home_dir() / "secrets" / "fingerprint.key"
+
+
+class Fingerprinter:
+    """Compute fingerprints with one installation's key, loaded (or created) on first use.
+
+    Args:
+        key: The HMAC key. Default: ``$ABSTRACTCORE_SECRETS_FINGERPRINT_KEY``, else the key
+            file, created with a random key if absent.
+        key_path: Where the key file is; default :func:`default_key_path`.
+    """
+
+    def __init__(self, key: bytes | None = None, *, key_path: Path | None = None) -> None:
+        self._key = key
+        self._key_path = key_path
+        self._lock = threading.Lock()
+
+    def fingerprint(self, secret: Secret | str) -> str:
+        """Return ``hmac-sha256:<hex>`` of the value."""
+        value = secret.reveal() if isinstance(secret, Secret) else secret
+        digest = hmac.new(self._loaded_key(), value.encode(), hashlib.sha256).hexdigest()
+        return PREFIX + digest
+
+    def _loaded_key(self) -> bytes:
+        if self._key is None:
+            with self._lock:
+                if self._key is None:
+                    self._key = _load_key(self._key_path or default_key_path())
+        return self._key
+
+
+def _load_key(path: Path) -> bytes:
+    from_env = os.environ.get(envvars.FINGERPRINT_KEY)
+    if from_env is not None:
+        if len(from_env) < 16:
+            raise ConfigurationError(
+                f"{envvars.FINGERPRINT_KEY} is shorter than 16 characters; "
+                "generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
+            )
+        return from_env.encode()
+    if not path.exists():
+        create_private_once(path, secrets.token_hex(_KEY_BYTES).encode())
+    key = path.read_bytes().strip()
+    if len(key) < 16:
+        raise ConfigurationError(
+            f"the fingerprint key in {path} is shorter than 16 bytes; delete the file to make "
+            "a new one (past fingerprints will no longer match)"
+        )
+    return key

@@ -1,0 +1,351 @@
+"""``SecretsManager``: the chain of sources, walked in priority order by one loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+
+from .cache import ResolutionCache
+from .errors import (
+    AuthenticationError,
+    ErrorCategory,
+    ResolutionDeniedError,
+    ResolutionError,
+    SourceError,
+    SourceUnavailableError,
+)
+from .fingerprint import Fingerprinter
+from .middleware import (
+    AttemptMiddleware,
+    AttemptRequest,
+    Middleware,
+    ResolveRequest,
+    compose,
+)
+from .policy import Action, merge_policy
+from .provider_names import validate_provider
+from .providers.base import SecretProvider
+from .providers.config import ConfigFileSecretProvider
+from .providers.environment import EnvironmentSecretProvider
+from .resolution import Attempt, Outcome, Resolution, SecretRecord
+from .secret import Secret
+
+_DEFAULT_CACHE = object()
+EXPLICIT = "explicit"
+
+
+class SecretsManager:
+    """Resolve providers' keys through an ordered chain of sources; first match wins.
+
+    An explicit ``api_key`` always wins; then the sources in order. The default chain is
+    the proposal's: environment, then the config file. :func:`build_secrets_manager`
+    builds one from the config file's ``secrets`` section and the environment.
+
+    Args:
+        sources: The chain, highest priority first; default environment, config file.
+        middleware: Layers around each resolution, outermost first (telemetry, audit...).
+        attempt_middleware: Layers around each source's fetch, outermost first.
+        cache: A :class:`ResolutionCache` (the default one if not given); ``None`` for none.
+        policy: Overrides of the failure policy, by category (see :mod:`.policy`).
+        fingerprinter: Computes value fingerprints; default the installation's key.
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[SecretProvider] | None = None,
+        *,
+        middleware: Sequence[Middleware] = (),
+        attempt_middleware: Sequence[AttemptMiddleware] = (),
+        cache: ResolutionCache | object | None = _DEFAULT_CACHE,
+        policy: Mapping[ErrorCategory, Action] | None = None,
+        fingerprinter: Fingerprinter | None = None,
+    ) -> None:
+        if sources is None:
+            sources = (EnvironmentSecretProvider(), ConfigFileSecretProvider())
+        self._sources: tuple[SecretProvider, ...] = tuple(sources)
+        self._sources_lock = threading.Lock()
+        self._policy = merge_policy(policy)
+        self._fingerprinter = fingerprinter or Fingerprinter()
+        self.cache = _cache_from(cache)
+        layers: list[Middleware] = list(middleware)
+        if self.cache is not None:
+            layers.append(self.cache)
+        self._handle = compose(layers, self._run_chain)
+        self._attempt = compose(list(attempt_middleware), self._fetch)
+
+    @property
+    def sources(self) -> tuple[SecretProvider, ...]:
+        """The chain, highest priority first."""
+        return self._sources
+
+    @property
+    def providers(self) -> list[SecretProvider]:
+        """The chain as a list: the original proposal's name for :attr:`sources`."""
+        return list(self._sources)
+
+    def add_provider(self, provider: SecretProvider) -> None:
+        """Add a source, as in the proposal: after the others, before the config file.
+
+        The config file stays the last resort, so a managed source added here outranks it.
+        """
+        with self._sources_lock:
+            chain = list(self._sources)
+            fallback = next(
+                (i for i, s in enumerate(chain) if isinstance(s, ConfigFileSecretProvider)),
+                len(chain),
+            )
+            chain.insert(fallback, provider)
+            self._sources = tuple(chain)
+
+    def resolve(self, provider: str, *, api_key: str | Secret | None = None) -> Resolution:
+        """Resolve ``provider``'s key and say where it came from.
+
+        Never raises for an outcome: not found, denied and error are in the result.
+
+        Args:
+            provider: The LLM provider (``openai``, ``anthropic``, ...).
+            api_key: The caller's explicit key; it wins over every source.
+
+        Raises:
+            ConfigurationError: ``provider`` is not a valid provider name.
+        """
+        explicit = Secret.wrap(api_key) if api_key else None
+        return self._handle(ResolveRequest(validate_provider(provider), explicit))
+
+    def get_api_key(
+        self,
+        provider_name: str,
+        *,
+        api_key: str | Secret | None = None,
+        required: bool = False,
+    ) -> str | None:
+        """Return ``provider_name``'s key, or ``None`` when no source has it.
+
+        The original proposal's call. Use :meth:`resolve` to learn where the key came from.
+
+        Args:
+            provider_name: The LLM provider (``openai``, ...).
+            api_key: The caller's explicit key; it wins over every source.
+            required: Raise :class:`AuthenticationError` instead of returning ``None``.
+
+        Raises:
+            AuthenticationError: No source has the key and ``required`` is true.
+            ResolutionDeniedError: A managed source refused access (fail closed).
+            ResolutionError: Sources failed and no cached value could be served.
+        """
+        return _value_of(self.resolve(provider_name, api_key=api_key), required=required)
+
+    async def aresolve(self, provider: str, *, api_key: str | Secret | None = None) -> Resolution:
+        """Like :meth:`resolve`, in a worker thread so remote sources never block the loop."""
+        return await asyncio.to_thread(self.resolve, provider, api_key=api_key)
+
+    async def aget_api_key(
+        self,
+        provider_name: str,
+        *,
+        api_key: str | Secret | None = None,
+        required: bool = False,
+    ) -> str | None:
+        """Like :meth:`get_api_key`, without blocking the event loop."""
+        resolution = await self.aresolve(provider_name, api_key=api_key)
+        return _value_of(resolution, required=required)
+
+    def invalidate(self, provider: str | None = None) -> None:
+        """Drop the cached key of ``provider`` (all when ``None``), e.g. after an HTTP 401."""
+        if self.cache is not None:
+            self.cache.invalidate(None if provider is None else validate_provider(provider))
+
+    def close(self) -> None:
+        """Close every source."""
+        for source in self._sources:
+            source.close()
+
+    def __enter__(self) -> SecretsManager:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _run_chain(self, request: ResolveRequest) -> Resolution:
+        started = time.perf_counter()
+        if request.explicit is not None:
+            record = SecretRecord(request.explicit, locator="parameter")
+            attempt = Attempt(EXPLICIT, Outcome.FOUND, 0.0, locator="parameter", record=record)
+            return self._found(
+                provider=request.provider,
+                source=EXPLICIT,
+                record=record,
+                attempts=(attempt,),
+                started=started,
+                cacheable=False,
+            )
+        attempts: list[Attempt] = []
+        consulted_cacheable = False
+        for source in self._sources:
+            if not source.supports(request.provider):
+                continue
+            consulted_cacheable = consulted_cacheable or source.cacheable
+            attempt = self._attempt(AttemptRequest(request.provider, source))
+            attempts.append(attempt)
+            if attempt.outcome is Outcome.FOUND and attempt.record is not None:
+                return self._found(
+                    provider=request.provider,
+                    source=source.name,
+                    record=attempt.record,
+                    attempts=tuple(attempts),
+                    started=started,
+                    cacheable=source.cacheable,
+                )
+            if attempt.error is None:
+                continue
+            action = self._policy.get(attempt.error.category, Action.FAIL)
+            if action is Action.CONTINUE:
+                continue
+            outcome = Outcome.DENIED if action is Action.DENY else Outcome.ERROR
+            return self._failed(request.provider, outcome, attempts, started, attempt.error)
+        failures = [
+            a.error for a in attempts if a.error is not None and a.outcome is not Outcome.NOT_FOUND
+        ]
+        if failures:
+            return self._failed(request.provider, Outcome.ERROR, attempts, started, failures[-1])
+        return Resolution(
+            request.provider,
+            Outcome.NOT_FOUND,
+            attempts=tuple(attempts),
+            cacheable=consulted_cacheable,
+            duration=time.perf_counter() - started,
+        )
+
+    def _fetch(self, request: AttemptRequest) -> Attempt:
+        source = request.source
+        started = time.perf_counter()
+        try:
+            record = source.fetch(request.provider)
+        except SourceError as exc:
+            outcome = _attempt_outcome(exc)
+            return Attempt(
+                source.name,
+                outcome,
+                time.perf_counter() - started,
+                locator=exc.locator or source.locator(request.provider),
+                error=exc,
+            )
+        except Exception as exc:  # noqa: BLE001 - a third-party source's bug must not crash the chain
+            # Only the type: a stray exception's message may hold anything, values included.
+            error = SourceUnavailableError(
+                f"source {source.name!r} raised {type(exc).__name__}; "
+                "sources must raise a SourceError subclass",
+                source=source.name,
+                locator=source.locator(request.provider),
+            )
+            return Attempt(
+                source.name,
+                Outcome.ERROR,
+                time.perf_counter() - started,
+                locator=error.locator,
+                error=error,
+            )
+        duration = time.perf_counter() - started
+        if record is None:
+            return Attempt(
+                source.name, Outcome.NOT_FOUND, duration, locator=source.locator(request.provider)
+            )
+        return Attempt(source.name, Outcome.FOUND, duration, locator=record.locator, record=record)
+
+    def _found(
+        self,
+        *,
+        provider: str,
+        source: str,
+        record: SecretRecord,
+        attempts: tuple[Attempt, ...],
+        started: float,
+        cacheable: bool,
+    ) -> Resolution:
+        return Resolution(
+            provider,
+            Outcome.FOUND,
+            value=record.secret,
+            source=source,
+            locator=record.locator,
+            version=record.version,
+            request_id=record.request_id,
+            fingerprint=self._fingerprinter.fingerprint(record.secret),
+            attempts=attempts,
+            cacheable=cacheable,
+            duration=time.perf_counter() - started,
+        )
+
+    @staticmethod
+    def _failed(
+        provider: str,
+        outcome: Outcome,
+        attempts: Iterable[Attempt],
+        started: float,
+        cause: SourceError,
+    ) -> Resolution:
+        attempts = tuple(attempts)
+        summary = "; ".join(f"{a.source}: {a.error_type or a.outcome.value}" for a in attempts)
+        error_type = ResolutionDeniedError if outcome is Outcome.DENIED else ResolutionError
+        partial = Resolution(
+            provider, outcome, attempts=attempts, duration=time.perf_counter() - started
+        )
+        verb = "denied" if outcome is Outcome.DENIED else "failed"
+        error = error_type(f"resolving {provider!r} {verb}: {cause} [{summary}]", partial)
+        error.__cause__ = cause
+        return Resolution(
+            provider, outcome, attempts=attempts, error=error, duration=partial.duration
+        )
+
+
+def _cache_from(cache: object) -> ResolutionCache | None:
+    if cache is _DEFAULT_CACHE:
+        return ResolutionCache()
+    if cache is None or isinstance(cache, ResolutionCache):
+        return cache
+    raise TypeError(f"cache must be a ResolutionCache or None, not {type(cache).__name__}")
+
+
+def _attempt_outcome(error: SourceError) -> Outcome:
+    category = error.category
+    if category is ErrorCategory.NOT_FOUND:
+        return Outcome.NOT_FOUND
+    if category in (ErrorCategory.FORBIDDEN, ErrorCategory.UNAUTHENTICATED):
+        return Outcome.DENIED
+    return Outcome.ERROR
+
+
+def _value_of(resolution: Resolution, *, required: bool) -> str | None:
+    if resolution.value is not None:
+        return resolution.value.reveal()
+    if resolution.error is not None:
+        raise resolution.error
+    if required:
+        where = ", ".join(a.locator or a.source for a in resolution.attempts) or "no source"
+        raise AuthenticationError(resolution.provider, f"No API key found (looked in: {where})")
+    return None
+
+
+_global_lock = threading.Lock()
+_global_manager: SecretsManager | None = None
+
+
+def get_secrets_manager() -> SecretsManager:
+    """Return the process-wide manager, built on first use from the config and environment."""
+    global _global_manager  # noqa: PLW0603 - the proposal's module-level singleton
+    if _global_manager is None:
+        with _global_lock:
+            if _global_manager is None:
+                from .config import build_secrets_manager
+
+                _global_manager = build_secrets_manager()
+    return _global_manager
+
+
+def set_secrets_manager(manager: SecretsManager | None) -> None:
+    """Replace the process-wide manager (``None``: rebuild from config on next use)."""
+    global _global_manager  # noqa: PLW0603 - the proposal's module-level singleton
+    with _global_lock:
+        _global_manager = manager

@@ -1,0 +1,47 @@
+"""Keys from the ``api_keys`` section of AbstractCore's config file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config_file import ConfigFile
+from ..files import InsecureFilePolicy
+from .base import SecretProvider
+from .values import checked_value
+
+
+class ConfigFileSecretProvider(SecretProvider):
+    """Get keys from ``~/.abstractcore/config/abstractcore.json`` (``api_keys.<provider>``).
+
+    The file is read at each lookup, so edits show at once. A file that group or others
+    can read is refused (or read with a warning, by setting).
+
+    Args:
+        path: The file; default ``$ABSTRACTCORE_CONFIG_FILE`` or AbstractCore's location.
+        insecure_files: ``refuse`` or ``warn``; default from
+            ``ABSTRACTCORE_SECRETS_INSECURE_FILES``, else refuse.
+    """
+
+    name = "config"
+    cacheable = False
+
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        *,
+        insecure_files: InsecureFilePolicy | None = None,
+    ) -> None:
+        self.file = ConfigFile(path)
+        self._insecure_files = insecure_files
+
+    def get_secret(self, key: str) -> str | None:
+        """Return ``api_keys[key]`` from the file, or ``None``."""
+        policy = self._insecure_files or InsecureFilePolicy.from_environment()
+        value = self.file.read_api_key(key, policy)
+        if value is None:
+            return None
+        return checked_value(value, source=self.name, locator=self.locator(key))
+
+    def locator(self, key: str) -> str:
+        """Return the file and the entry looked up."""
+        return f"{self.file.path}#api_keys.{key}"

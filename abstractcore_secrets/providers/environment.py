@@ -1,0 +1,103 @@
+"""Keys from environment variables, and from files named by ``<VAR>_FILE``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import ClassVar
+
+from ..errors import InvalidSourceError
+from ..files import InsecureFilePolicy, check_permissions
+from ..provider_names import KNOWN_ENV_VARS, env_var_names
+from ..resolution import SecretRecord
+from ..secret import Secret
+from .base import SecretProvider
+from .values import checked_value
+
+
+class EnvironmentSecretProvider(SecretProvider):
+    """Get keys from environment variables (the original proposal's source).
+
+    For ``openai`` it reads ``OPENAI_API_KEY``, or the file that ``OPENAI_API_KEY_FILE``
+    names (Docker and Kubernetes secrets). Known providers have their own names and
+    aliases (``HUGGINGFACE_TOKEN``, then ``HF_TOKEN``); any other provider follows
+    ``<PROVIDER>_API_KEY``.
+
+    Args:
+        environ: The mapping to read; default ``os.environ``, read at each lookup.
+        insecure_files: What to do with a ``_FILE`` that others can read; default from
+            ``ABSTRACTCORE_SECRETS_INSECURE_FILES``, else refuse.
+    """
+
+    name = "env"
+    cacheable = False
+    _KEY_MAPPING: ClassVar[Mapping[str, str]] = {
+        provider: names[0] for provider, names in KNOWN_ENV_VARS.items()
+    }
+
+    def __init__(
+        self,
+        environ: Mapping[str, str] | None = None,
+        *,
+        insecure_files: InsecureFilePolicy | None = None,
+    ) -> None:
+        self._environ = environ
+        self._insecure_files = insecure_files
+
+    def get_secret(self, key: str) -> str | None:
+        """Return the key from the environment, or ``None`` when no variable holds it."""
+        record = self.fetch(key)
+        return None if record is None else record.secret.reveal()
+
+    def locator(self, key: str) -> str:
+        """Return the canonical variable name for ``key``."""
+        return f"env:{env_var_names(key)[0]}"
+
+    def fetch(self, key: str) -> SecretRecord | None:
+        """Return the first variable (or ``_FILE``) that holds the key, with its name."""
+        environ = os.environ if self._environ is None else self._environ
+        for variable in env_var_names(key):
+            direct = environ.get(variable) or None
+            file_name = environ.get(f"{variable}_FILE") or None
+            if direct and file_name:
+                raise InvalidSourceError(
+                    f"both {variable} and {variable}_FILE are set; unset one of them",
+                    source=self.name,
+                    locator=f"env:{variable}",
+                )
+            if direct:
+                locator = f"env:{variable}"
+                return SecretRecord(
+                    Secret(checked_value(direct, source=self.name, locator=locator)),
+                    locator=locator,
+                )
+            if file_name:
+                return self._read_file(variable, Path(file_name))
+        return None
+
+    def _read_file(self, variable: str, path: Path) -> SecretRecord:
+        locator = f"env:{variable}_FILE={path}"
+        try:
+            check_permissions(path, self._policy(), source=self.name)
+            text = path.read_text(encoding="utf-8")
+        except (FileNotFoundError, IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+            raise InvalidSourceError(
+                f"{variable}_FILE names {path}, which cannot be read "
+                f"({type(exc).__name__}); point it at a readable file holding the key",
+                source=self.name,
+                locator=locator,
+            ) from exc
+        value = text.rstrip("\r\n")
+        if not value:
+            raise InvalidSourceError(
+                f"{variable}_FILE names {path}, which is empty; write the key into it",
+                source=self.name,
+                locator=locator,
+            )
+        return SecretRecord(
+            Secret(checked_value(value, source=self.name, locator=locator)), locator=locator
+        )
+
+    def _policy(self) -> InsecureFilePolicy:
+        return self._insecure_files or InsecureFilePolicy.from_environment()

@@ -1,0 +1,104 @@
+"""What a resolution produces: the value with its provenance, and each attempt made."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from .errors import ErrorCategory, SecretsError, SourceError
+from .secret import Secret
+
+
+class Outcome(str, enum.Enum):
+    """How a resolution, or one attempt of it, ended."""
+
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    DENIED = "denied"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRecord:
+    """What a source returns for a key it holds.
+
+    Args:
+        secret: The value.
+        locator: Where it was found: env var name, file path, Vault mount and path, ...
+        version: The source's version of the value, where it has one.
+        request_id: The server's id for the read, to join with its own audit log.
+    """
+
+    secret: Secret
+    locator: str
+    version: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One source consulted during a resolution.
+
+    ``record`` holds the value when the attempt found one; it is left out of ``repr``
+    (and a ``Secret`` masks itself anyway).
+    """
+
+    source: str
+    outcome: Outcome
+    duration: float
+    locator: str | None = None
+    error: SourceError | None = None
+    record: SecretRecord | None = field(default=None, repr=False)
+
+    @property
+    def category(self) -> ErrorCategory | None:
+        """The failure category, or ``None`` for found and not found."""
+        return None if self.error is None else self.error.category
+
+    @property
+    def error_type(self) -> str | None:
+        """The failure category's name, as telemetry and audit record it."""
+        category = self.category
+        return None if category is None else category.value
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """One request for one provider's key through the chain, and what came of it.
+
+    Attributes:
+        provider: The LLM provider asked for (``openai``, ...).
+        outcome: found, not_found, denied or error.
+        value: The key, when found.
+        source: The source that answered (``env``, ``vault``, ...), or ``None``.
+        locator: Where the winning source found it.
+        version: The source's version of the value, where it has one.
+        request_id: The source's request id for the winning read.
+        fingerprint: ``hmac-sha256:<hex>`` of the value, when found.
+        attempts: Every source consulted, in order: the provenance.
+        cache_hit: Served from the cache without consulting the sources.
+        stale: Served from the cache past its refresh time because the sources failed.
+        cacheable: Whether a cache may keep this result (the answering sources allow it).
+        duration: Seconds this resolution took.
+        error: Why it was denied or failed.
+    """
+
+    provider: str
+    outcome: Outcome
+    value: Secret | None = None
+    source: str | None = None
+    locator: str | None = None
+    version: str | None = None
+    request_id: str | None = None
+    fingerprint: str | None = None
+    attempts: tuple[Attempt, ...] = ()
+    cache_hit: bool = False
+    stale: bool = False
+    cacheable: bool = False
+    duration: float = 0.0
+    error: SecretsError | None = None
+
+    @property
+    def found(self) -> bool:
+        """Whether a value was resolved."""
+        return self.outcome is Outcome.FOUND

@@ -1,0 +1,11 @@
+"""Test doubles for users' tests and our own: in-memory and failing sources.
+
+They are real sources (``SecretProvider`` subclasses), so a chain built with them runs the
+same loop, cache and middleware as production.
+"""
+
+from __future__ import annotations
+
+from .sources import FailingSecretProvider, InMemorySecretProvider
+
+__all__ = ["FailingSecretProvider", "InMemorySecretProvider"]

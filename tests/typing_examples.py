@@ -1,0 +1,1 @@
+from abstractcore_secrets import get_secrets_manager
