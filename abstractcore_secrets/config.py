@@ -130,7 +130,14 @@ def _vault_source(settings: ChainSettings) -> SecretProvider:
         )
     token = options.get("token")
     if token is None and "token_file" in options:
-        token = Path(options["token_file"]).expanduser().read_text(encoding="utf-8").strip()
+        token_file = Path(options["token_file"]).expanduser()
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"{settings.config_path} secrets.sources.vault.token_file: {token_file} "
+                f"cannot be read ({type(exc).__name__}); point it at the token's file"
+            ) from None
     return VaultSecretProvider(
         options.get("addr"),
         token,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -30,6 +31,7 @@ KNOWN_ENV_VARS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 _PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
+@functools.lru_cache(maxsize=1024)
 def validate_provider(provider: str) -> str:
     """Return ``provider`` normalised to lower case.
 

@@ -52,10 +52,13 @@ def _fake_key(prefix: str) -> str:
 
 def _run(folder: Path) -> None:
     config = ConfigFile(folder / "config" / "abstractcore.json")
-    config.write_api_key("anthropic", Secret(_fake_key("demo-anthropic-")))
-    config.write_api_key("openai", Secret(_fake_key("demo-openai-file-")))
-    environ = {"OPENAI_API_KEY": _fake_key("demo-openai-env-"), "HF_TOKEN": _fake_key("hf-")}
-    managed = InMemorySecretProvider({"openrouter": _fake_key("demo-or-")}, name="managed")
+    config.write_api_key("anthropic", Secret(_fake_key("demokey-anthropic-")))
+    config.write_api_key("openai", Secret(_fake_key("demokey-openai-file-")))
+    environ = {
+        "OPENAI_API_KEY": _fake_key("demokey-openai-env-"),
+        "HF_TOKEN": _fake_key("demokey-hf-"),
+    }
+    managed = InMemorySecretProvider({"openrouter": _fake_key("demokey-or-")}, name="managed")
     clock = _Clock()
     fingerprinter = Fingerprinter(key_path=folder / "fingerprint.key")
     manager = SecretsManager(
@@ -71,7 +74,7 @@ def _run(folder: Path) -> None:
     _section("1. Precedence and provenance: the first source that has the key wins")
     _show(
         [
-            manager.resolve("portkey", api_key=_fake_key("demo-explicit-")),
+            manager.resolve("portkey", api_key=_fake_key("demokey-explicit-")),
             manager.resolve("openai"),  # env beats the config file's openai key
             manager.resolve("huggingface"),  # HF_TOKEN, alias of HUGGINGFACE_TOKEN
             manager.resolve("openrouter"),  # the managed source
@@ -82,7 +85,7 @@ def _run(folder: Path) -> None:
 
     _section("2. Caching, rotation and invalidation (managed source values are cached)")
     first = manager.resolve("openrouter")
-    managed.set("openrouter", _fake_key("demo-or-rotated-"))
+    managed.set("openrouter", _fake_key("demokey-or-rotated-"))
     still = manager.resolve("openrouter")
     manager.invalidate("openrouter")  # what a caller does when the service answers 401
     rotated = manager.resolve("openrouter")

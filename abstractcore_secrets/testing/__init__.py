@@ -1,4 +1,4 @@
-"""Test doubles for users' tests and our own: in-memory and failing sources.
+"""Test doubles for users' tests and our own: in-memory and failing sources, real servers.
 
 They are real sources (``SecretProvider`` subclasses), so a chain built with them runs the
 same loop, cache and middleware as production.
@@ -6,6 +6,7 @@ same loop, cache and middleware as production.
 
 from __future__ import annotations
 
+from .openbao import OpenBaoServer, free_port
 from .sources import FailingSecretProvider, InMemorySecretProvider
 
-__all__ = ["FailingSecretProvider", "InMemorySecretProvider"]
+__all__ = ["FailingSecretProvider", "InMemorySecretProvider", "OpenBaoServer", "free_port"]

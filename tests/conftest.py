@@ -1,0 +1,51 @@
+"""Shared fixtures: an isolated environment per test, and a real OpenBao server per session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from abstractcore_secrets import Fingerprinter, set_secrets_manager
+from abstractcore_secrets.provider_names import KNOWN_ENV_VARS
+from abstractcore_secrets.testing import OpenBaoServer
+
+_ISOLATED_PREFIXES = ("ABSTRACTCORE_", "VAULT_", "AWS_", "AZURE_", "OTEL_")
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Give each test an empty home and no key or secrets-manager variables of the machine's."""
+    known = {name for names in KNOWN_ENV_VARS.values() for name in names}
+    for variable in list(os.environ):
+        base = variable.removesuffix("_FILE")
+        if variable.startswith(_ISOLATED_PREFIXES) or base in known or base.endswith("_API_KEY"):
+            monkeypatch.delenv(variable)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("ABSTRACTCORE_HOME", str(home / ".abstractcore"))
+    set_secrets_manager(None)
+    yield home
+    set_secrets_manager(None)
+
+
+@pytest.fixture
+def config_path(isolated_environment: Path) -> Path:
+    """The default config file's path inside the isolated home (not created)."""
+    return isolated_environment / ".abstractcore" / "config" / "abstractcore.json"
+
+
+@pytest.fixture
+def fingerprinter(tmp_path: Path) -> Fingerprinter:
+    """A fingerprinter with a key of its own."""
+    return Fingerprinter(b"test-fingerprint-key-0123456789")
+
+
+@pytest.fixture(scope="session")
+def openbao() -> Iterator[OpenBaoServer]:
+    """A real OpenBao dev server on a free loopback port, for the whole session."""
+    with OpenBaoServer() as server:
+        yield server

@@ -1,0 +1,33 @@
+"""The benchmarks run (smoke runs only: timings are reported, never asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.mark.server
+def test_cache_hit_benchmark_runs_against_moto():
+    """bench_cache_hit.py --quick completes and reports every candidate with a ratio."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_cache_hit.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = {line.rsplit(None, 2)[0]: line.split()[-2:] for line in result.stdout.splitlines()[2:]}
+    assert set(rows) == {
+        "abstractcore-secrets get_api_key (cached)",
+        "abstractcore-secrets resolve (cached)",
+        "dict lookup",
+        "os.environ.get",
+        "aws-secretsmanager-caching get_secret_string (hit)",
+    }
+    assert rows["abstractcore-secrets get_api_key (cached)"][1] == "1.00"

@@ -1,0 +1,136 @@
+"""No secret value reaches a repr, an exception, a log line or the CLI's output.
+
+A distinctive canary is planted in every source and in the Vault token; every outcome is
+driven; then every byte that came out is searched for each canary and its encodings.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+
+import pytest
+from clirun import run_cli
+
+from abstractcore_secrets import (
+    ConfigFileSecretProvider,
+    EnvironmentSecretProvider,
+    SecretsError,
+    SecretsManager,
+    VaultSecretProvider,
+)
+from abstractcore_secrets.testing import OpenBaoServer, free_port
+from abstractcore_secrets.testing.canary import canary, find_leaks
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture(scope="module")
+def vault_token():
+    return canary("canary-vault-token")
+
+
+@pytest.fixture(scope="module")
+def canary_bao(vault_token):
+    """An OpenBao server whose root token is itself a canary."""
+    with OpenBaoServer(root_token=vault_token) as server:
+        yield server
+
+
+def _emitted_by(action) -> list[str]:
+    """Run action; return the repr of its result, or its exception with full traceback."""
+    try:
+        result = action()
+    except SecretsError as error:
+        return ["".join(traceback.format_exception(error)), repr(error)]
+    return [repr(result), str(result)]
+
+
+def test_no_canary_anywhere(
+    canary_bao, vault_token, config_path, tmp_path, monkeypatch, caplog, fingerprinter
+):
+    """Drive found, not found, denied, error and invalid through every source: zero leaks."""
+    values = {
+        name: canary(f"sk-canary-{name}")
+        for name in ("explicit", "env", "envfile", "vault", "config", "corrupt", "spaced")
+    }
+    canary_bao.put_kv("abstractcore", {"anthropic": values["vault"]})
+    key_file = tmp_path / "mounted"
+    key_file.write_text(values["envfile"] + "\n")
+    key_file.chmod(0o600)
+    config_path.parent.mkdir(parents=True)
+    config_path.write_text(json.dumps({"api_keys": {"mistral": values["config"]}}))
+    config_path.chmod(0o600)
+    environ = {
+        "OPENAI_API_KEY": values["env"],
+        "GROQ_API_KEY_FILE": str(key_file),
+        "VLLM_API_KEY": values["spaced"][:20] + " " + values["spaced"][20:],
+    }
+    caplog.set_level(logging.DEBUG)
+
+    vault = VaultSecretProvider(canary_bao.address, vault_token)
+    manager = SecretsManager(
+        [EnvironmentSecretProvider(environ), vault, ConfigFileSecretProvider()],
+        fingerprinter=fingerprinter,
+    )
+    denied = SecretsManager(
+        [VaultSecretProvider(canary_bao.address, vault_token[::-1])], fingerprinter=fingerprinter
+    )
+    down = SecretsManager(
+        [VaultSecretProvider(f"http://127.0.0.1:{free_port()}", vault_token, timeout=1)],
+        fingerprinter=fingerprinter,
+    )
+    emitted: list[str] = []
+    for action in (
+        lambda: manager.resolve("portkey", api_key=values["explicit"]),
+        lambda: manager.resolve("openai"),
+        lambda: manager.resolve("groq"),
+        lambda: manager.resolve("anthropic"),
+        lambda: manager.resolve("anthropic"),  # cache hit
+        lambda: manager.resolve("mistral"),
+        lambda: manager.resolve("ollama"),  # not found anywhere
+        lambda: manager.resolve("vllm"),  # invalid value
+        lambda: manager.get_api_key("vllm"),
+        lambda: denied.resolve("anthropic"),
+        lambda: denied.get_api_key("anthropic"),
+        lambda: down.resolve("anthropic"),
+        lambda: down.get_api_key("anthropic"),
+        lambda: manager.get_api_key("ollama", required=True),
+    ):
+        emitted += _emitted_by(action)
+
+    config_path.write_text('{"api_keys": {"mistral": "' + values["corrupt"])
+    emitted += _emitted_by(lambda: manager.get_api_key("mistral"))
+    config_path.write_text(json.dumps({"api_keys": {"mistral": values["config"]}}))
+    config_path.chmod(0o644)
+    emitted += _emitted_by(lambda: manager.get_api_key("mistral"))
+    config_path.chmod(0o600)
+
+    cli_env = {
+        "OPENAI_API_KEY": values["env"],
+        "GROQ_API_KEY_FILE": str(key_file),
+        "VAULT_TOKEN": vault_token,
+        "ABSTRACTCORE_SECRETS_CHAIN": "env,vault,config",
+    }
+    config_path.write_text(
+        json.dumps(
+            {
+                "api_keys": {"mistral": values["config"]},
+                "secrets": {"sources": {"vault": {"addr": canary_bao.address}}},
+            }
+        )
+    )
+    for arguments in (
+        ("status",),
+        ("status", "--json"),
+        ("get", "anthropic"),
+        ("get", "openai", "--json"),
+        ("status", "vllm"),
+    ):
+        result = run_cli(*arguments, env=cli_env)
+        emitted += [result.stdout, result.stderr]
+    emitted += [caplog.text] + [repr(record.__dict__) for record in caplog.records]
+
+    assert "found" in "".join(emitted)  # the search ran over real output
+    assert find_leaks(emitted, [*values.values(), vault_token]) == []

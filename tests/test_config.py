@@ -1,0 +1,163 @@
+"""Chain configuration from the config file's secrets section, profiles and environment."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from abstractcore_secrets import (
+    ConfigurationError,
+    InsecureFilePolicy,
+    build_secrets_manager,
+    load_settings,
+)
+
+
+def _write(path, secrets=None, api_keys=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {}
+    if secrets is not None:
+        document["secrets"] = secrets
+    if api_keys is not None:
+        document["api_keys"] = api_keys
+    path.write_text(json.dumps(document))
+    path.chmod(0o600)
+
+
+class TestLoadSettings:
+    def test_defaults_without_a_file(self, config_path):
+        """No file: env then config, the default cache, refuse insecure files."""
+        settings = load_settings()
+        assert (settings.config_path, settings.chain, settings.profile) == (
+            config_path,
+            ("env", "config"),
+            None,
+        )
+        assert (settings.cache_ttl, settings.negative_ttl, settings.max_stale) == (300, 30, 900)
+        assert settings.insecure_files is InsecureFilePolicy.REFUSE
+
+    def test_configured_vault_joins_the_default_chain(self, config_path):
+        """A vault entry under secrets.sources puts vault between env and config."""
+        _write(config_path, {"sources": {"vault": {"addr": "http://127.0.0.1:8200"}}})
+        assert load_settings().chain == ("env", "vault", "config")
+
+    def test_file_settings(self, config_path):
+        """chain, cache and insecure_files are read from the secrets section."""
+        _write(
+            config_path,
+            {
+                "chain": ["config", "env"],
+                "insecure_files": "warn",
+                "cache": {"ttl": 60, "negative_ttl": 0, "max_stale": 10},
+            },
+        )
+        settings = load_settings()
+        assert settings.chain == ("config", "env")
+        assert (settings.cache_ttl, settings.negative_ttl, settings.max_stale) == (60, 0, 10)
+        assert settings.insecure_files is InsecureFilePolicy.WARN
+
+    def test_profile_overrides_the_base_section(self, config_path, monkeypatch):
+        """ABSTRACTCORE_SECRETS_PROFILE applies profiles.<name> over the base settings."""
+        _write(
+            config_path,
+            {
+                "cache": {"ttl": 60, "max_stale": 10},
+                "profiles": {
+                    "dev": {"chain": ["env", "config"]},
+                    "prod": {"chain": ["env"], "cache": {"ttl": 600}},
+                },
+            },
+        )
+        monkeypatch.setenv("ABSTRACTCORE_SECRETS_PROFILE", "prod")
+        settings = load_settings()
+        assert (settings.profile, settings.chain) == ("prod", ("env",))
+        assert (settings.cache_ttl, settings.max_stale) == (600, 10)
+
+    def test_profile_chosen_in_the_file(self, config_path):
+        """secrets.profile picks the profile when the environment does not."""
+        _write(config_path, {"profile": "dev", "profiles": {"dev": {"chain": ["config"]}}})
+        assert load_settings().chain == ("config",)
+
+    def test_environment_overrides_file_and_profile(self, config_path, monkeypatch):
+        """ABSTRACTCORE_SECRETS_* variables win over everything in the file."""
+        _write(config_path, {"chain": ["config"], "cache": {"ttl": 60}})
+        monkeypatch.setenv("ABSTRACTCORE_SECRETS_CHAIN", "env, config")
+        monkeypatch.setenv("ABSTRACTCORE_SECRETS_CACHE_TTL", "0")
+        monkeypatch.setenv("ABSTRACTCORE_SECRETS_INSECURE_FILES", "warn")
+        settings = load_settings()
+        assert (settings.chain, settings.cache_ttl) == (("env", "config"), 0)
+        assert settings.insecure_files is InsecureFilePolicy.WARN
+        assert build_secrets_manager(settings).cache is None
+
+    @pytest.mark.parametrize(
+        ("secrets", "environment", "message"),
+        [
+            ({"chain": ["env", "keychain"]}, {}, "unknown sources \\['keychain'\\]"),
+            ({"chain": "env"}, {}, "must be a list of source names"),
+            ({"chain": ["env", "env"]}, {}, "names a source twice"),
+            ({}, {"ABSTRACTCORE_SECRETS_CHAIN": " , "}, "unknown sources"),
+            ({}, {"ABSTRACTCORE_SECRETS_PROFILE": "prod"}, "profile 'prod' is not in"),
+            ({"cache": {"ttl": "soon"}}, {}, "secrets.cache.ttl='soon' is not a number"),
+            ({}, {"ABSTRACTCORE_SECRETS_MAX_STALE": "-5"}, "must be 0 or more"),
+            ({"insecure_files": "ignore"}, {}, "use 'refuse' or 'warn'"),
+            ({"sources": []}, {}, "secrets.sources must be a JSON object"),
+        ],
+        ids=[
+            "unknown-source",
+            "chain-not-list",
+            "duplicate",
+            "empty-env-chain",
+            "unknown-profile",
+            "ttl-not-number",
+            "negative-stale",
+            "bad-policy",
+            "sources-not-object",
+        ],
+    )
+    def test_bad_settings_name_the_fix(
+        self, config_path, monkeypatch, secrets, environment, message
+    ):
+        """Every malformed setting is a ConfigurationError saying what and where."""
+        _write(config_path, secrets)
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        with pytest.raises(ConfigurationError, match=message):
+            load_settings()
+
+
+class TestBuildSecretsManager:
+    def test_builds_the_configured_chain(self, config_path, monkeypatch):
+        """The built manager walks the configured sources and reads the file's keys."""
+        _write(config_path, {"chain": ["config", "env"]}, api_keys={"openai": "from-file"})
+        monkeypatch.setenv("OPENAI_API_KEY", "from-env")
+        manager = build_secrets_manager()
+        assert [s.name for s in manager.sources] == ["config", "env"]
+        assert manager.get_api_key("openai") == "from-file"
+
+    @pytest.mark.server
+    def test_vault_from_the_config_file(self, config_path, openbao, tmp_path):
+        """secrets.sources.vault with a token_file builds a working Vault source."""
+        openbao.put_kv("team/llm", {"mistral": "from-vault"})
+        token_file = tmp_path / "token"
+        token_file.write_text(openbao.root_token)
+        _write(
+            config_path,
+            {
+                "sources": {
+                    "vault": {
+                        "addr": openbao.address,
+                        "token_file": str(token_file),
+                        "path": "secret/data/team/llm",
+                    }
+                }
+            },
+        )
+        resolution = build_secrets_manager().resolve("mistral")
+        assert (resolution.source, resolution.locator) == ("vault", "vault:secret/team/llm#mistral")
+
+    def test_unknown_vault_option_is_refused(self, config_path):
+        """A typo in a source's options fails loudly, listing the known ones."""
+        _write(config_path, {"sources": {"vault": {"adress": "http://x"}}})
+        with pytest.raises(ConfigurationError, match="unknown options \\['adress'\\]"):
+            build_secrets_manager()
