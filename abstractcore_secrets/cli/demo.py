@@ -108,6 +108,7 @@ def _run(folder: Path) -> None:
     )
     denied = strict.resolve("anthropic")
     _show([denied])
+    console.say(f"why: {denied.error}")
     console.say(
         "the config file also has an anthropic key, and was not consulted: "
         f"{[a.source for a in denied.attempts]}"
