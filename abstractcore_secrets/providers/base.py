@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from types import TracebackType
-from typing import ClassVar
 
 from ..resolution import SecretRecord
 from ..secret import Secret
@@ -24,8 +23,8 @@ class SecretProvider(ABC):
             (environment, files) are cheap to read and say no, so edits show at once.
     """
 
-    name: ClassVar[str] = "custom"
-    cacheable: ClassVar[bool] = True
+    name: str = "custom"
+    cacheable: bool = True
 
     @abstractmethod
     def get_secret(self, key: str) -> str | None:

@@ -30,8 +30,8 @@ class InMemorySecretProvider(SecretProvider):
         delay: float = 0.0,
         cacheable: bool = True,
     ) -> None:
-        self.name = name  # type: ignore[misc]  # a per-instance name is the point here
-        self.cacheable = cacheable  # type: ignore[misc]
+        self.name = name
+        self.cacheable = cacheable
         self.delay = delay
         self.fetches = 0
         self._secrets = dict(secrets or {})
@@ -83,7 +83,7 @@ class FailingSecretProvider(SecretProvider):
         name: str = "failing",
         fallback: Mapping[str, str] | None = None,
     ) -> None:
-        self.name = name  # type: ignore[misc]
+        self.name = name
         self.error = error
         self.fetches = 0
         self._fallback = dict(fallback or {})
