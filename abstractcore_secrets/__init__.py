@@ -14,6 +14,7 @@ from .cache import ResolutionCache
 from .config import ChainSettings, build_secrets_manager, load_settings
 from .errors import (
     AuthenticationError,
+    CircuitOpenError,
     ConfigurationError,
     ErrorCategory,
     InsecureFileError,
@@ -35,20 +36,28 @@ from .fingerprint import Fingerprinter
 from .manager import SecretsManager, get_secrets_manager, set_secrets_manager
 from .middleware import AttemptMiddleware, AttemptRequest, Middleware, ResolveRequest
 from .policy import Action
+from .providers.aws import AWSSecretsProvider
+from .providers.azure import AzureKeyVaultProvider
 from .providers.base import SecretProvider
 from .providers.config import ConfigFileSecretProvider
 from .providers.environment import EnvironmentSecretProvider
 from .providers.vault import VaultSecretProvider
+from .resilience import CircuitBreaker, CircuitState, Resilience, RetryPolicy
 from .resolution import Attempt, Outcome, Resolution, SecretRecord
 from .secret import Secret, mask_secret
 
 __all__ = [
+    "AWSSecretsProvider",
     "Action",
     "Attempt",
     "AttemptMiddleware",
     "AttemptRequest",
     "AuthenticationError",
+    "AzureKeyVaultProvider",
     "ChainSettings",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "CircuitState",
     "ConfigFileSecretProvider",
     "ConfigurationError",
     "EnvironmentSecretProvider",
@@ -60,11 +69,13 @@ __all__ = [
     "Middleware",
     "MissingDependencyError",
     "Outcome",
+    "Resilience",
     "Resolution",
     "ResolutionCache",
     "ResolutionDeniedError",
     "ResolutionError",
     "ResolveRequest",
+    "RetryPolicy",
     "Secret",
     "SecretNotFoundError",
     "SecretProvider",

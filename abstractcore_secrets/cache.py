@@ -2,13 +2,17 @@
 
 - A found key is kept until a random point in ``[ttl/2, ttl]`` (jitter spreads the
   refreshes of many processes), then refreshed through the chain.
-- Many concurrent callers of a cold or expired key cause one fetch (single-flight).
-- A miss is kept for ``negative_ttl``, so a missing key does not hammer the backends.
-- When a refresh fails (every source down), the last value is served, marked ``stale``,
-  until ``max_stale`` past its refresh time; the sources are tried again after
-  ``stale_retry``. A denial or a deletion drops the value at once.
-- Only results from sources that allow caching are kept (the environment and files do not,
-  so edits show at once).
+- Concurrent callers of a key that is not cached share one trip through the chain
+  (single-flight), whatever its outcome.
+- A source's miss is remembered for ``negative_ttl`` (as attempt middleware: the chain
+  still runs, so the environment and files are read fresh, but a remote source that had
+  no such key is not asked again until then).
+- When a refresh fails because sources are down (unavailable, timeout, throttled), the last
+  value is served, marked ``stale``, until ``max_stale`` past its refresh time; the sources
+  are tried again every ``stale_retry``. A denial, a deletion or an invalid answer drops the
+  value at once.
+- Only values from sources that allow caching are kept (the environment and files do not,
+  so their edits show at once).
 
 A hit carries the provenance of the fetch that filled the cache, no attempts, and a
 ``duration`` of 0: no source was consulted (telemetry measures wall time itself).
@@ -17,15 +21,18 @@ A hit carries the provenance of the fetch that filled the cache, no attempts, an
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import ConfigurationError
-from .middleware import Handler, ResolveRequest
-from .resolution import Outcome, Resolution
+from .errors import ConfigurationError, ErrorCategory
+from .middleware import AttemptHandler, AttemptRequest, Handler, ResolveRequest
+from .resolution import Attempt, Outcome, Resolution
+
+_OUTAGES = frozenset({ErrorCategory.UNAVAILABLE, ErrorCategory.TIMEOUT, ErrorCategory.THROTTLED})
 
 
 @dataclass(slots=True)
@@ -44,19 +51,29 @@ class _Entry:
         self.hit = dataclasses.replace(resolution, cache_hit=True, attempts=(), duration=0.0)
 
 
+class _Flight:
+    """One trip through the chain that concurrent callers of a key wait for."""
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+        self.done = threading.Event()
+        self.result: Resolution | None = None
+        self.error: BaseException | None = None
+
+
 class ResolutionCache:
     """Cache resolutions per provider; use as middleware (``SecretsManager(cache=...)``).
 
     Args:
         ttl: Seconds a found key is served before it is refreshed (jittered down to half).
-        negative_ttl: Seconds a miss is remembered; 0 turns negative caching off.
-        max_stale: Seconds past its refresh time a key may be served while sources fail.
+        negative_ttl: Seconds a source's miss is remembered; 0 turns that off.
+        max_stale: Seconds past its refresh time a key may be served while sources are down.
         stale_retry: Seconds between refresh attempts while serving stale.
         clock: Monotonic clock, for tests.
         jitter: Returns a float in [0, 1); 0 refreshes at ``ttl/2``, near 1 at ``ttl``.
 
     Raises:
-        ConfigurationError: A duration is negative, or ``ttl`` is zero.
+        ConfigurationError: A duration is negative or not finite, or ``ttl`` is zero.
     """
 
     def __init__(
@@ -70,16 +87,15 @@ class ResolutionCache:
         jitter: Callable[[], float] = random.random,
     ) -> None:
         for name, value in (
+            ("ttl", ttl),
             ("negative_ttl", negative_ttl),
             ("max_stale", max_stale),
             ("stale_retry", stale_retry),
         ):
-            if value < 0:
-                raise ConfigurationError(f"cache {name} must be >= 0 seconds, not {value}")
-        if ttl <= 0:
-            raise ConfigurationError(
-                f"cache ttl must be > 0 seconds, not {ttl}; pass cache=None to disable caching"
-            )
+            if not math.isfinite(value) or value < 0:
+                raise ConfigurationError(f"cache {name} must be a finite number >= 0, not {value}")
+        if ttl == 0:
+            raise ConfigurationError("cache ttl must be > 0; pass cache=None to disable caching")
         self.ttl = ttl
         self.negative_ttl = negative_ttl
         self.max_stale = max_stale
@@ -87,32 +103,85 @@ class ResolutionCache:
         self._clock = clock
         self._jitter = jitter
         self._entries: dict[str, _Entry] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+        self._misses: dict[tuple[str, str], tuple[float, Attempt]] = {}
+        self._flights: dict[str, _Flight] = {}
+        self._generations: dict[str, int] = {}
+        self._guard = threading.Lock()
 
     def __call__(self, request: ResolveRequest, call_next: Handler) -> Resolution:
-        """Answer from the cache, or refresh through ``call_next`` once for all waiters."""
+        """Answer from the cache, or go through the chain once for all concurrent callers."""
         if request.explicit is not None:
             return call_next(request)
-        hit = self._fresh_hit(request.provider)
+        provider = request.provider
+        hit = self._fresh_hit(provider)
         if hit is not None:
             return hit
-        with self._lock_for(request.provider):
-            hit = self._fresh_hit(request.provider)  # another caller may have refreshed it
+        with self._guard:
+            hit = self._fresh_hit(provider)  # filled while we waited for the guard
             if hit is not None:
                 return hit
-            resolution = call_next(request)
-            return self._settle(request.provider, resolution)
+            flight = self._flights.get(provider)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[provider] = _Flight(self._generations.get(provider, 0))
+        if not leader:
+            return self._follow(flight)
+        try:
+            flight.result = self._settle(provider, call_next(request), flight.generation)
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._guard:
+                del self._flights[provider]
+            flight.done.set()
+        return flight.result
+
+    def remember_misses(self, request: AttemptRequest, call_next: AttemptHandler) -> Attempt:
+        """Attempt middleware: answer a cacheable source's recent miss without asking it.
+
+        A remembered miss shows as a ``not_found`` attempt with ``tries=0``.
+        """
+        source = request.source
+        if not source.cacheable or self.negative_ttl == 0:
+            return call_next(request)
+        key = (source.name, request.provider)
+        remembered = self._misses.get(key)
+        if remembered is not None and self._clock() < remembered[0]:
+            return remembered[1]
+        attempt = call_next(request)
+        if attempt.outcome is Outcome.NOT_FOUND and attempt.error is None:
+            self._misses[key] = (
+                self._clock() + self.negative_ttl,
+                dataclasses.replace(attempt, tries=0, duration=0.0),
+            )
+        else:
+            self._misses.pop(key, None)
+        return attempt
 
     def invalidate(self, provider: str | None = None) -> None:
-        """Forget ``provider``'s cached key (all keys when ``None``).
+        """Forget ``provider``'s cached key and misses (everything when ``None``).
 
-        Call it when a service rejected the key (HTTP 401): the next resolution fetches anew.
+        Call it when a service rejected the key (HTTP 401): the next resolution fetches
+        anew, and a fetch already under way does not put the rejected key back.
         """
-        if provider is None:
-            self._entries.clear()
-        else:
-            self._entries.pop(provider, None)
+        with self._guard:
+            providers = set(self._entries) | set(self._flights) if provider is None else {provider}
+            for name in providers:
+                self._generations[name] = self._generations.get(name, 0) + 1
+                self._entries.pop(name, None)
+            self._misses = {
+                key: value
+                for key, value in self._misses.items()
+                if provider is not None and key[1] != provider
+            }
+
+    def _follow(self, flight: _Flight) -> Resolution:
+        flight.done.wait()
+        if flight.error is not None:
+            raise flight.error
+        assert flight.result is not None  # noqa: S101 - set whenever error is not
+        return flight.result
 
     def _fresh_hit(self, provider: str) -> Resolution | None:
         entry = self._entries.get(provider)
@@ -120,28 +189,27 @@ class ResolutionCache:
             return None
         return entry.hit
 
-    def _settle(self, provider: str, resolution: Resolution) -> Resolution:
+    def _settle(self, provider: str, resolution: Resolution, generation: int) -> Resolution:
         now = self._clock()
-        outcome = resolution.outcome
-        if outcome is Outcome.ERROR:
-            stale = self._serve_stale(provider, resolution, now)
-            if stale is not None:
-                return stale
-        if not resolution.cacheable or outcome in (Outcome.DENIED, Outcome.ERROR):
-            self._entries.pop(provider, None)
-        elif outcome is Outcome.FOUND:
-            refresh_at = now + self.ttl * (0.5 + 0.5 * self._jitter())
-            self._entries[provider] = _Entry(resolution, refresh_at, refresh_at + self.max_stale)
-        elif self.negative_ttl > 0:
-            refresh_at = now + self.negative_ttl
-            self._entries[provider] = _Entry(resolution, refresh_at, refresh_at)
-        else:
-            self._entries.pop(provider, None)
+        with self._guard:
+            if self._generations.get(provider, 0) != generation:
+                return resolution  # invalidated while we fetched: keep nothing
+            if resolution.outcome is Outcome.ERROR and _is_outage(resolution):
+                stale = self._serve_stale(provider, resolution, now)
+                if stale is not None:
+                    return stale
+            if resolution.outcome is Outcome.FOUND and resolution.cacheable:
+                refresh_at = now + self.ttl * (0.5 + 0.5 * self._jitter())
+                self._entries[provider] = _Entry(
+                    resolution, refresh_at, refresh_at + self.max_stale
+                )
+            else:
+                self._entries.pop(provider, None)
         return resolution
 
     def _serve_stale(self, provider: str, failed: Resolution, now: float) -> Resolution | None:
         entry = self._entries.get(provider)
-        if entry is None or not entry.resolution.found or now >= entry.keep_until:
+        if entry is None or now >= entry.keep_until:
             return None
         # Hits until the next retry are stale too: the entry now serves the stale form.
         entry.serve(dataclasses.replace(entry.resolution, stale=True, error=failed.error))
@@ -150,9 +218,8 @@ class ResolutionCache:
             entry.resolution, cache_hit=True, attempts=failed.attempts, duration=failed.duration
         )
 
-    def _lock_for(self, provider: str) -> threading.Lock:
-        lock = self._locks.get(provider)
-        if lock is None:
-            with self._locks_guard:
-                lock = self._locks.setdefault(provider, threading.Lock())
-        return lock
+
+def _is_outage(resolution: Resolution) -> bool:
+    """Whether every failed attempt failed because its source was down or busy."""
+    failures = [a.category for a in resolution.attempts if a.outcome is Outcome.ERROR]
+    return bool(failures) and all(category in _OUTAGES for category in failures)

@@ -11,6 +11,7 @@ Precedence, lowest first: built-in defaults, the ``secrets`` section, the active
         "cache": {"ttl": 300, "negative_ttl": 30, "max_stale": 900},
         "sources": {"vault": {"addr": "https://vault.example.com:8200",
                               "path": "secret/data/abstractcore"}},
+        "resilience": {"attempts": 3, "failure_threshold": 5, "reset_timeout": 30},
         "profiles": {"dev": {"chain": ["env", "config"]}}
       }
     }
@@ -18,8 +19,9 @@ Precedence, lowest first: built-in defaults, the ``secrets`` section, the active
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,12 +32,8 @@ from .config_file import SECRETS, ConfigFile
 from .errors import ConfigurationError
 from .files import InsecureFilePolicy
 from .manager import SecretsManager
-from .providers.base import SecretProvider
-from .providers.config import ConfigFileSecretProvider
-from .providers.environment import EnvironmentSecretProvider
-
-_MANAGED_SOURCES = ("vault",)
-"""Sources enabled by default where ``secrets.sources`` configures them, in this order."""
+from .resilience import Resilience, RetryPolicy
+from .source_factories import MANAGED_SOURCES, SOURCE_FACTORIES, checked_options
 
 
 @dataclass(frozen=True)
@@ -50,6 +48,7 @@ class ChainSettings:
     max_stale: float = 900.0
     insecure_files: InsecureFilePolicy = InsecureFilePolicy.REFUSE
     profile: str | None = None
+    resilience: Mapping[str, Any] = field(default_factory=dict)
 
 
 def load_settings(
@@ -88,13 +87,18 @@ def load_settings(
         max_stale=_seconds(environ, envvars.MAX_STALE, cache, "max_stale", 900.0),
         insecure_files=_insecure_policy(environ, section),
         profile=profile,
+        resilience=checked_options(
+            _as_dict(section.get("resilience", {}), "secrets.resilience", config.path),
+            _RESILIENCE,
+            f"{config.path} secrets.resilience",
+        ),
     )
 
 
 def build_secrets_manager(settings: ChainSettings | None = None) -> SecretsManager:
     """Build a ``SecretsManager`` from ``settings`` (default: :func:`load_settings`)."""
     settings = settings or load_settings()
-    chain = [_SOURCE_FACTORIES[name](settings) for name in settings.chain]
+    chain = [SOURCE_FACTORIES[name](settings) for name in settings.chain]
     cache = None
     if settings.cache_ttl > 0:
         cache = ResolutionCache(
@@ -102,57 +106,16 @@ def build_secrets_manager(settings: ChainSettings | None = None) -> SecretsManag
             negative_ttl=settings.negative_ttl,
             max_stale=settings.max_stale,
         )
-    return SecretsManager(chain, cache=cache)
-
-
-def _env_source(settings: ChainSettings) -> SecretProvider:
-    return EnvironmentSecretProvider(insecure_files=settings.insecure_files)
-
-
-def _config_source(settings: ChainSettings) -> SecretProvider:
-    return ConfigFileSecretProvider(settings.config_path, insecure_files=settings.insecure_files)
-
-
-_VAULT_OPTIONS = frozenset(
-    {"addr", "token", "token_file", "path", "kv_version", "timeout", "verify"}
-)
-
-
-def _vault_source(settings: ChainSettings) -> SecretProvider:
-    from .providers.vault import DEFAULT_PATH, VaultSecretProvider
-
-    options = dict(settings.sources.get("vault", {}))
-    unknown = set(options) - _VAULT_OPTIONS
-    if unknown:
-        raise ConfigurationError(
-            f"{settings.config_path} secrets.sources.vault has unknown options "
-            f"{sorted(unknown)}; known: {sorted(_VAULT_OPTIONS)}"
-        )
-    token = options.get("token")
-    if token is None and "token_file" in options:
-        token_file = Path(options["token_file"]).expanduser()
-        try:
-            token = token_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigurationError(
-                f"{settings.config_path} secrets.sources.vault.token_file: {token_file} "
-                f"cannot be read ({type(exc).__name__}); point it at the token's file"
-            ) from None
-    return VaultSecretProvider(
-        options.get("addr"),
-        token,
-        options.get("path", DEFAULT_PATH),
-        kv_version=int(options.get("kv_version", 2)),
-        timeout=float(options.get("timeout", 5.0)),
-        verify=options.get("verify"),
+    options = dict(settings.resilience)
+    retry = RetryPolicy(
+        attempts=options.pop("attempts", RetryPolicy.attempts),
+        timeout=options.pop("timeout", RetryPolicy.timeout),
     )
+    resilience = Resilience(retry, **options)
+    return SecretsManager(chain, cache=cache, attempt_middleware=[resilience])
 
 
-_SOURCE_FACTORIES: Mapping[str, Callable[[ChainSettings], SecretProvider]] = {
-    "env": _env_source,
-    "vault": _vault_source,
-    "config": _config_source,
-}
+_RESILIENCE = {"attempts": int, "timeout": float, "failure_threshold": int, "reset_timeout": float}
 
 
 def _chain(
@@ -169,13 +132,13 @@ def _chain(
             raise ConfigurationError(f"{path} secrets.chain must be a list of source names")
         names, where = list(from_file), f"{path} secrets.chain"
     else:
-        managed = [name for name in _MANAGED_SOURCES if name in sources]
+        managed = [name for name in MANAGED_SOURCES if name in sources]
         return ("env", *managed, "config")
-    unknown = [name for name in names if name not in _SOURCE_FACTORIES]
+    unknown = [name for name in names if name not in SOURCE_FACTORIES]
     if unknown or not names:
         raise ConfigurationError(
             f"{where} names unknown sources {unknown or '(none given)'}; "
-            f"known: {', '.join(_SOURCE_FACTORIES)}"
+            f"known: {', '.join(SOURCE_FACTORIES)}"
         )
     if len(set(names)) != len(names):
         raise ConfigurationError(f"{where} names a source twice: {names}")
@@ -193,8 +156,8 @@ def _seconds(
         value = float(raw)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise ConfigurationError(f"{where}={raw!r} is not a number of seconds") from None
-    if value < 0:
-        raise ConfigurationError(f"{where}={raw!r} must be 0 or more seconds")
+    if not math.isfinite(value) or value < 0:
+        raise ConfigurationError(f"{where}={raw!r} must be a finite number, 0 or more seconds")
     return value
 
 

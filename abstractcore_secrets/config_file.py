@@ -36,19 +36,23 @@ class ConfigFile:
         Raises:
             InvalidSourceError: The file is not a JSON object, or cannot be read.
         """
+        # Errors are raised after their except blocks: a decode error keeps the whole text,
+        # keys included (`.doc`, `.object`), and would ride along as `__context__`.
+        problem = None
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return {}
         except (OSError, UnicodeDecodeError) as exc:
-            raise self._invalid(f"cannot be read ({type(exc).__name__})") from None
+            problem = f"cannot be read ({type(exc).__name__})"
+        if problem is not None:
+            raise self._invalid(problem)
         try:
             document = json.loads(text)
         except json.JSONDecodeError as exc:
-            # `from None`: the decode error keeps the whole text, keys included, on `.doc`.
-            raise self._invalid(
-                f"is not valid JSON (line {exc.lineno}, column {exc.colno})"
-            ) from None
+            problem = f"is not valid JSON (line {exc.lineno}, column {exc.colno})"
+        if problem is not None:
+            raise self._invalid(problem)
         if not isinstance(document, dict):
             raise self._invalid("must hold a JSON object at the top level")
         return document

@@ -11,7 +11,8 @@
     └── SourceError                              raised by a source; carries its category
         ├── SecretNotFoundError (LookupError)           not_found
         ├── SourceUnavailableError (ConnectionError)    unavailable
-        │   └── SourceTimeoutError (TimeoutError)       timeout
+        │   ├── SourceTimeoutError (TimeoutError)       timeout
+        │   └── CircuitOpenError                        unavailable, not even asked
         ├── SourceThrottledError                        throttled
         ├── SourceForbiddenError (PermissionError)      forbidden
         ├── SourceUnauthenticatedError (PermissionError) unauthenticated
@@ -94,6 +95,7 @@ class SourceError(SecretsError):
         source: The source's name (``vault``, ``env``, ...).
         locator: Where the source looked (env var name, path, secret id).
         request_id: The server's id of the failed request, where it gave one.
+        retry_after: Seconds the server asked us to wait before trying again.
     """
 
     category: ClassVar[ErrorCategory] = ErrorCategory.UNAVAILABLE
@@ -105,11 +107,13 @@ class SourceError(SecretsError):
         source: str | None = None,
         locator: str | None = None,
         request_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.source = source
         self.locator = locator
         self.request_id = request_id
+        self.retry_after = retry_after
 
 
 class SecretNotFoundError(SourceError, LookupError):
@@ -128,6 +132,10 @@ class SourceTimeoutError(SourceUnavailableError, TimeoutError):
     """The source did not answer within its deadline."""
 
     category = ErrorCategory.TIMEOUT
+
+
+class CircuitOpenError(SourceUnavailableError):
+    """The source failed repeatedly; it is skipped until its circuit breaker lets a probe in."""
 
 
 class SourceThrottledError(SourceError):

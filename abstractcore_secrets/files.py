@@ -71,7 +71,8 @@ def check_permissions(path: Path, policy: InsecureFilePolicy, *, source: str) ->
         return
     message = (
         f"{path} holds keys and has mode {mode:04o}, so others on this machine can read it; "
-        f"fix it with: chmod 600 {path}"
+        f"fix it with: chmod 600 {path} (a Docker secret: mode 0400 in the compose file's "
+        "secrets entry; a Kubernetes secret volume: defaultMode 0400)"
     )
     if policy is InsecureFilePolicy.WARN:
         warnings.warn(message, InsecureFileWarning, stacklevel=3)

@@ -13,6 +13,7 @@ import hmac
 import os
 import secrets
 import threading
+import warnings
 from pathlib import Path
 
 from . import envvars
@@ -57,6 +58,10 @@ class Fingerprinter:
         return self._key
 
 
+class FingerprintKeyWarning(UserWarning):
+    """The installation's fingerprint key could not be stored; this process uses its own."""
+
+
 def _load_key(path: Path) -> bytes:
     from_env = os.environ.get(envvars.FINGERPRINT_KEY)
     if from_env is not None:
@@ -66,9 +71,21 @@ def _load_key(path: Path) -> bytes:
                 "generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
             )
         return from_env.encode()
-    if not path.exists():
-        create_private_once(path, secrets.token_hex(_KEY_BYTES).encode())
-    key = path.read_bytes().strip()
+    try:
+        if not path.exists():
+            create_private_once(path, secrets.token_hex(_KEY_BYTES).encode())
+        key = path.read_bytes().strip()
+    except OSError as exc:
+        # A read-only home (containers) must not stop resolutions: fingerprints then match
+        # within this process only, and the warning says how to make them stable.
+        warnings.warn(
+            f"cannot store the fingerprint key at {path} ({type(exc).__name__}); using a key "
+            f"for this process only: set {envvars.FINGERPRINT_KEY} or {envvars.HOME} to a "
+            "writable folder for fingerprints that match across processes",
+            FingerprintKeyWarning,
+            stacklevel=4,
+        )
+        return secrets.token_hex(_KEY_BYTES).encode()
     if len(key) < 16:
         raise ConfigurationError(
             f"the fingerprint key in {path} is shorter than 16 bytes; delete the file to make "

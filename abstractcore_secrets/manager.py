@@ -59,7 +59,7 @@ class SecretsManager:
         middleware: Sequence[Middleware] = (),
         attempt_middleware: Sequence[AttemptMiddleware] = (),
         cache: ResolutionCache | object | None = _DEFAULT_CACHE,
-        policy: Mapping[ErrorCategory, Action] | None = None,
+        policy: Mapping[ErrorCategory, Action] | Mapping[str, str] | None = None,
         fingerprinter: Fingerprinter | None = None,
     ) -> None:
         if sources is None:
@@ -73,7 +73,10 @@ class SecretsManager:
         if self.cache is not None:
             layers.append(self.cache)
         self._handle = compose(layers, self._run_chain)
-        self._attempt = compose(list(attempt_middleware), self._fetch)
+        attempt_layers: list[AttemptMiddleware] = list(attempt_middleware)
+        if self.cache is not None:
+            attempt_layers.append(self.cache.remember_misses)
+        self._attempt = compose(attempt_layers, self._fetch)
 
     @property
     def sources(self) -> tuple[SecretProvider, ...]:
@@ -182,11 +185,9 @@ class SecretsManager:
                 cacheable=False,
             )
         attempts: list[Attempt] = []
-        consulted_cacheable = False
         for source in self._sources:
             if not source.supports(request.provider):
                 continue
-            consulted_cacheable = consulted_cacheable or source.cacheable
             attempt = self._attempt(AttemptRequest(request.provider, source))
             attempts.append(attempt)
             if attempt.outcome is Outcome.FOUND and attempt.record is not None:
@@ -214,7 +215,6 @@ class SecretsManager:
             request.provider,
             Outcome.NOT_FOUND,
             attempts=tuple(attempts),
-            cacheable=consulted_cacheable,
             duration=time.perf_counter() - started,
         )
 

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from .errors import ErrorCategory
+from .errors import ConfigurationError, ErrorCategory
 
 
 class Action(str, enum.Enum):
@@ -36,9 +36,22 @@ DEFAULT_POLICY: Mapping[ErrorCategory, Action] = MappingProxyType(
 
 
 def merge_policy(
-    overrides: Mapping[ErrorCategory, Action] | None,
+    overrides: Mapping[ErrorCategory, Action] | Mapping[str, str] | None,
 ) -> Mapping[ErrorCategory, Action]:
-    """Return the default policy with ``overrides`` applied."""
+    """Return the default policy with ``overrides`` applied (names work as well as enums).
+
+    Raises:
+        ConfigurationError: A category or an action is unknown.
+    """
     if not overrides:
         return DEFAULT_POLICY
-    return MappingProxyType({**DEFAULT_POLICY, **overrides})
+    merged = dict(DEFAULT_POLICY)
+    for category, action in overrides.items():
+        try:
+            merged[ErrorCategory(category)] = Action(action)
+        except ValueError:
+            raise ConfigurationError(
+                f"policy {category!r}: {action!r} is not valid; categories: "
+                f"{[c.value for c in ErrorCategory]}, actions: {[a.value for a in Action]}"
+            ) from None
+    return MappingProxyType(merged)

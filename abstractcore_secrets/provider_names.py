@@ -28,7 +28,10 @@ KNOWN_ENV_VARS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )
 
-_PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
+# Shapes of API keys and tokens: a key passed where a provider name belongs must not
+# travel on into locators, telemetry and messages.
+_KEY_SHAPED = re.compile(r"^(sk-|sk_|hf_|gh[pousr]_|github_pat_|hvs\.|hvb\.|akia|asia|aiza|xox)")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -42,10 +45,16 @@ def validate_provider(provider: str) -> str:
         ConfigurationError: (a ``ValueError``) the name breaks that rule.
     """
     normalised = provider.strip().lower()
-    if not _PROVIDER_NAME.match(normalised):
+    if _KEY_SHAPED.match(normalised):
         raise ConfigurationError(
-            f"{provider!r} is not a provider name: use 1-64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit (e.g. 'openai')"
+            "an API key was given where a provider name belongs (e.g. 'openai'); "
+            "pass the key as api_key= instead"
+        )
+    if not _PROVIDER_NAME.match(normalised):
+        # The name is not echoed: what was passed may be a key of a shape we do not know.
+        raise ConfigurationError(
+            f"not a provider name ({len(provider)} characters): use 1-32 letters, digits, "
+            "'.', '_' or '-', starting with a letter or digit (e.g. 'openai')"
         )
     return normalised
 

@@ -40,7 +40,9 @@ class Attempt:
     """One source consulted during a resolution.
 
     ``record`` holds the value when the attempt found one; it is left out of ``repr``
-    (and a ``Secret`` masks itself anyway).
+    (and a ``Secret`` masks itself anyway). ``tries`` counts the calls made to the
+    source, retries included; 0 means it was not asked (its circuit is open, or the cache
+    remembers its recent miss).
     """
 
     source: str
@@ -49,6 +51,7 @@ class Attempt:
     locator: str | None = None
     error: SourceError | None = None
     record: SecretRecord | None = field(default=None, repr=False)
+    tries: int = 1
 
     @property
     def category(self) -> ErrorCategory | None:
@@ -78,7 +81,7 @@ class Resolution:
         attempts: Every source consulted, in order: the provenance.
         cache_hit: Served from the cache without consulting the sources.
         stale: Served from the cache past its refresh time because the sources failed.
-        cacheable: Whether a cache may keep this result (the answering sources allow it).
+        cacheable: Whether a cache may keep this value (its source allows it).
         duration: Seconds this resolution took.
         error: Why it was denied or failed.
     """

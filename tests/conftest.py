@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from abstractcore_secrets import Fingerprinter, set_secrets_manager
 from abstractcore_secrets.provider_names import KNOWN_ENV_VARS
-from abstractcore_secrets.testing import OpenBaoServer
+from abstractcore_secrets.testing import OpenBaoServer, free_port
 
 _ISOLATED_PREFIXES = ("ABSTRACTCORE_", "VAULT_", "AWS_", "AZURE_", "OTEL_")
 
@@ -49,3 +50,35 @@ def openbao() -> Iterator[OpenBaoServer]:
     """A real OpenBao dev server on a free loopback port, for the whole session."""
     with OpenBaoServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's AWS server on a free loopback port, for the whole session; yields its URL."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials moto accepts, through the default credential chain (the environment)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
+def aws_admin(moto_server: str, aws_credentials: None) -> Iterator[Any]:
+    """A plain boto3 client on moto, to create and change secrets the way an operator would."""
+    import boto3
+
+    client = boto3.client("secretsmanager", endpoint_url=moto_server, region_name="us-east-1")
+    yield client
+    for secret in client.list_secrets()["SecretList"]:
+        client.delete_secret(SecretId=secret["ARN"], ForceDeleteWithoutRecovery=True)
+    client.close()

@@ -51,10 +51,10 @@ class TestStatus:
         assert run_cli("status", "openai", "mistral", env={"OPENAI_API_KEY": "k"}).returncode == 1
 
     def test_insecure_config_file_exits_with_the_fix(self, config_path):
-        """A world-readable key file: exit 5 and the chmod to run, on stderr."""
+        """A world-readable key file is a configuration error: exit 3 and the chmod to run."""
         _write_config(config_path, {"api_keys": {"openai": "sk-insecure-value"}}, mode=0o644)
         result = run_cli("get", "openai")
-        assert result.returncode == 5
+        assert result.returncode == 3
         assert f"chmod 600 {config_path}" in result.stderr
         assert "sk-insecure-value" not in result.stdout + result.stderr
 
@@ -81,7 +81,7 @@ class TestGet:
         _write_config(config_path, {"secrets": {"chain": ["keychain"]}})
         result = run_cli("get", "openai")
         assert result.returncode == 3
-        assert "known: env, vault, config" in result.stderr
+        assert "known: env, vault, aws, azure, config" in result.stderr
 
 
 class TestSetKey:

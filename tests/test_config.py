@@ -99,7 +99,7 @@ class TestLoadSettings:
             ({}, {"ABSTRACTCORE_SECRETS_CHAIN": " , "}, "unknown sources"),
             ({}, {"ABSTRACTCORE_SECRETS_PROFILE": "prod"}, "profile 'prod' is not in"),
             ({"cache": {"ttl": "soon"}}, {}, "secrets.cache.ttl='soon' is not a number"),
-            ({}, {"ABSTRACTCORE_SECRETS_MAX_STALE": "-5"}, "must be 0 or more"),
+            ({}, {"ABSTRACTCORE_SECRETS_MAX_STALE": "-5"}, "must be a finite number"),
             ({"insecure_files": "ignore"}, {}, "use 'refuse' or 'warn'"),
             ({"sources": []}, {}, "secrets.sources must be a JSON object"),
         ],
@@ -141,6 +141,7 @@ class TestBuildSecretsManager:
         openbao.put_kv("team/llm", {"mistral": "from-vault"})
         token_file = tmp_path / "token"
         token_file.write_text(openbao.root_token)
+        token_file.chmod(0o600)
         _write(
             config_path,
             {

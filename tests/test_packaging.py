@@ -60,7 +60,7 @@ def test_extras_include_the_proposals_names():
         "secrets-all",
     } <= set(extras)
     assert extras["secrets-vault"] == ["abstractcore-secrets[vault]"]
-    assert project["dependencies"] == ["click>=8.1,<9"]
+    assert project["dependencies"] == ["click>=8.1,<9", "stamina>=25.1"]
 
 
 def test_public_surface_is_curated():

@@ -6,6 +6,7 @@ import pytest
 
 from abstractcore_secrets import (
     ConfigurationError,
+    InsecureFileError,
     SourceForbiddenError,
     SourceUnavailableError,
     VaultSecretProvider,
@@ -72,8 +73,13 @@ class TestVaultSecretProvider:
     def test_token_file_in_home(self, openbao, monkeypatch, isolated_environment):
         """~/.vault-token is read when no token is given (as after 'vault login')."""
         openbao.put_kv("abstractcore", {"openai": "vault-key-123"})
-        (isolated_environment / ".vault-token").write_text(openbao.root_token + "\n")
+        token_file = isolated_environment / ".vault-token"
+        token_file.write_text(openbao.root_token + "\n")
+        token_file.chmod(0o600)
         assert VaultSecretProvider(openbao.address).get_secret("openai") == "vault-key-123"
+        token_file.chmod(0o644)
+        with pytest.raises(InsecureFileError, match="chmod 600"):
+            VaultSecretProvider(openbao.address).fetch("openai")
 
     @pytest.mark.parametrize(
         ("kwargs", "message"),

@@ -27,6 +27,7 @@ class Exit(enum.IntEnum):
     CONFIGURATION = 3
     DENIED = 4
     FAILED = 5
+    INTERNAL = 70  # EX_SOFTWARE: a bug of ours, never confused with "not found"
 
 
 def resolution_row(resolution: Resolution) -> dict[str, Any]:
@@ -84,12 +85,18 @@ def fail(message: str, code: Exit) -> NoReturn:
 
 
 def fail_for(error: SecretsError) -> NoReturn:
-    """Exit with the code that fits ``error``'s kind."""
+    """Exit with the code that fits ``error``'s kind.
+
+    Configuration (3): bad settings, or a key file that is corrupt, insecure or unusable,
+    whether met while loading settings or during a resolution.
+    """
     from ..errors import ConfigurationError, InvalidSourceError, ResolutionDeniedError
 
     if isinstance(error, ResolutionDeniedError):
         fail(str(error), Exit.DENIED)
-    if isinstance(error, (ConfigurationError, InvalidSourceError)):
+    if isinstance(error, (ConfigurationError, InvalidSourceError)) or isinstance(
+        error.__cause__, InvalidSourceError
+    ):
         fail(str(error), Exit.CONFIGURATION)
     fail(str(error), Exit.FAILED)
 

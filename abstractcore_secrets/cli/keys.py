@@ -25,8 +25,12 @@ def get_command(provider: str, reveal: bool, as_json: bool) -> None:
         resolution = build_secrets_manager().resolve(provider)
     except SecretsError as error:
         console.fail_for(error)
-    if reveal and resolution.value is not None:
-        console.reveal(resolution.value.reveal())
+    if reveal:
+        # Standard output holds the key or nothing, so that KEY=$(...) never captures a table.
+        if resolution.value is not None:
+            console.reveal(resolution.value.reveal())
+        elif resolution.error is None:
+            console.fail(f"no key found for {resolution.provider}", console.Exit.NOT_FOUND)
     elif as_json:
         console.print_json(console.resolution_row(resolution))
     else:

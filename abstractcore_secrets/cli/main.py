@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from .._version import __version__
-from . import demo, keys, set_provider, status
+from ..errors import SecretsError
+from . import console, demo, keys, set_provider, status
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,6 +33,10 @@ from . import demo, keys, set_provider, status
     "a token typed on the command line is refused.",
 )
 @click.option("--vault-path", default=None, help="KV path, e.g. secret/data/abstractcore.")
+@click.option("--aws-region", default=None, help="AWS region of Secrets Manager.")
+@click.option(
+    "--vault-url", default=None, help="Azure Key Vault URL, e.g. https://myvault.vault.azure.net."
+)
 @click.pass_context
 def cli(
     context: click.Context,
@@ -40,14 +45,17 @@ def cli(
     vault_addr: str | None,
     vault_token: str | None,
     vault_path: str | None,
+    aws_region: str | None,
+    vault_url: str | None,
 ) -> None:
     """Resolve LLM providers' API keys through a chain of secret sources."""
     if context.invoked_subcommand is not None:
         return
     if secrets_provider is not None:
-        set_provider.configure(
-            secrets_provider, vault_addr=vault_addr, vault_token=vault_token, vault_path=vault_path
+        flags = set_provider.ProviderFlags(
+            vault_addr, vault_token, vault_path, aws_region, vault_url
         )
+        set_provider.configure(secrets_provider, flags)
     elif show_status:
         context.invoke(status.status_command)
     else:
@@ -61,5 +69,18 @@ cli.add_command(demo.demo_command)
 
 
 def main() -> None:
-    """Run the CLI."""
-    cli()
+    """Run the CLI; an unexpected error exits 70 with its type, never with a traceback."""
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        console.fail("aborted", console.Exit.USAGE)
+    except click.ClickException as error:
+        error.show()
+        raise SystemExit(console.Exit.USAGE) from None
+    except SecretsError as error:
+        console.fail_for(error)
+    except Exception as error:  # noqa: BLE001 - the last line of defence, see the docstring
+        # Only the type: an unexpected exception's text may hold anything.
+        console.fail(
+            f"internal error ({type(error).__name__}); please report it", console.Exit.INTERNAL
+        )

@@ -78,16 +78,20 @@ class EnvironmentSecretProvider(SecretProvider):
 
     def _read_file(self, variable: str, path: Path) -> SecretRecord:
         locator = f"env:{variable}_FILE={path}"
+        failure = None
         try:
             check_permissions(path, self._policy(), source=self.name)
             text = path.read_text(encoding="utf-8")
-        except (FileNotFoundError, IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        except (OSError, UnicodeDecodeError) as exc:
+            # Raised below, outside this block: a decode error holds the file's bytes.
+            failure = type(exc).__name__
+        if failure is not None:
             raise InvalidSourceError(
-                f"{variable}_FILE names {path}, which cannot be read "
-                f"({type(exc).__name__}); point it at a readable file holding the key",
+                f"{variable}_FILE names {path}, which cannot be read ({failure}); "
+                "point it at a readable file holding the key",
                 source=self.name,
                 locator=locator,
-            ) from exc
+            )
         value = text.rstrip("\r\n")
         if not value:
             raise InvalidSourceError(

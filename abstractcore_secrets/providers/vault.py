@@ -1,9 +1,11 @@
-"""Keys from HashiCorp Vault or OpenBao, KV secrets engine, through hvac."""
+"""Keys from HashiCorp Vault or OpenBao, KV secrets engine v2 or v1, through hvac."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from .. import envvars
@@ -21,28 +23,42 @@ from ..resolution import SecretRecord
 from ..secret import Secret
 from ._imports import require
 from .base import SecretProvider
+from .vault_auth import Login, TokenAuth, VaultAuth
 
 DEFAULT_PATH = "secret/data/abstractcore"
+RENEW_AT = 2 / 3
+"""Fraction of a token's TTL after which it is renewed."""
 
 
 class VaultSecretProvider(SecretProvider):
-    """Get keys from Vault or OpenBao: one KV secret, one field per provider.
+    """Get keys from Vault or OpenBao.
 
-    The proposal's ``path`` (``secret/data/abstractcore``) names the KV v2 API path; it is
-    split into the mount (``secret``) and the secret's path (``abstractcore``) because hvac
-    adds ``data/`` itself. A path without ``/data/`` is read as ``<mount>/<path>``.
+    Two layouts: the proposal's, one KV secret with a field per provider
+    (``path="secret/data/abstractcore"``), or a secret per provider, with ``{provider}`` in
+    the path (``path="secret/data/llm/{provider}"``) and the key in ``field`` (default
+    ``api_key``). The proposal's path names the KV v2 API path; it is split into the mount
+    (``secret``) and the secret's path (``abstractcore``), because hvac adds ``data/`` itself.
 
     Args:
         vault_addr: Server URL; default ``$VAULT_ADDR``.
-        vault_token: Token; default ``$VAULT_TOKEN``, then ``~/.vault-token``.
-        path: KV path holding a field per provider.
+        vault_token: Token; default ``$VAULT_TOKEN``, then ``~/.vault-token``. Ignored
+            when ``auth`` is given.
+        path: KV path, with or without ``{provider}``.
+        auth: How to log in: :mod:`.vault_auth` (``AppRoleAuth``, ``JWTAuth``,
+            ``KubernetesAuth``, ``TokenAuth``).
         kv_version: 2 (default) or 1.
-        timeout: Seconds to wait for the server on each request.
+        mount_point: The KV mount, when ``path`` does not start with it.
+        field: The field holding the key; default the provider's name (one secret for
+            all) or ``api_key`` (a secret per provider).
+        namespace: Vault Enterprise / OpenBao namespace; default ``$VAULT_NAMESPACE``.
+        timeout: Seconds to wait for an answer, per request.
+        connect_timeout: Seconds to connect, per request.
         verify: TLS verification: ``True``, ``False`` or a CA bundle path; default
             ``$VAULT_CACERT`` when set, else ``True``.
+        clock: Monotonic clock, for token lifetimes (tests).
 
     Raises:
-        ConfigurationError: No address or no token could be found.
+        ConfigurationError: No address, no way to get a token, or a malformed setting.
         MissingDependencyError: hvac is not installed.
     """
 
@@ -54,9 +70,15 @@ class VaultSecretProvider(SecretProvider):
         vault_token: str | None = None,
         path: str = DEFAULT_PATH,
         *,
+        auth: VaultAuth | None = None,
         kv_version: int = 2,
+        mount_point: str | None = None,
+        field: str | None = None,
+        namespace: str | None = None,
         timeout: float = 5.0,
+        connect_timeout: float = 2.0,
         verify: bool | str | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         hvac = require("hvac", "vault")
         address = vault_addr or os.environ.get(envvars.VAULT_ADDR)
@@ -64,38 +86,51 @@ class VaultSecretProvider(SecretProvider):
             raise ConfigurationError(
                 f"no Vault address: pass vault_addr= or set {envvars.VAULT_ADDR}"
             )
-        token = vault_token or os.environ.get(envvars.VAULT_TOKEN) or _token_file()
-        if not token:
-            raise ConfigurationError(
-                f"no Vault token: pass vault_token=, set {envvars.VAULT_TOKEN}, "
-                "or log in with the vault CLI so that ~/.vault-token exists"
-            )
         if kv_version not in (1, 2):
             raise ConfigurationError(f"kv_version must be 1 or 2, not {kv_version!r}")
+        self.auth = auth or TokenAuth(vault_token)
         self.address = address
         self.kv_version = kv_version
-        self.mount_point, self.path = _split_path(path, kv_version)
+        self.mount_point, self.path = _split_path(path, kv_version, mount_point)
+        self.per_provider = "{provider}" in self.path
+        self.field = field or ("api_key" if self.per_provider else None)
         if verify is None:
             verify = os.environ.get("VAULT_CACERT") or True
-        self.client = hvac.Client(url=address, token=token, timeout=timeout, verify=verify)
+        self.client = hvac.Client(
+            url=address,
+            timeout=(connect_timeout, timeout),
+            verify=verify,
+            namespace=namespace or os.environ.get("VAULT_NAMESPACE") or None,
+        )
+        self.logins = 0
+        self.renewals = 0
+        self._clock = clock
+        self._token_lock = threading.Lock()
+        self._login: Login | None = None
+        self._renew_at = 0.0
+        self._expires_at = 0.0
 
     def get_secret(self, key: str) -> str | None:
-        """Return the field ``key`` of the configured KV secret, or ``None``."""
+        """Return the key for provider ``key``, or ``None``."""
         record = self.fetch(key)
         return None if record is None else record.secret.reveal()
 
+    def secret_path(self, key: str) -> str:
+        """Return the KV path read for provider ``key`` (without the mount)."""
+        return self.path.format(provider=key) if self.per_provider else self.path
+
     def locator(self, key: str) -> str:
         """Return mount, path and field: ``vault:secret/abstractcore#openai``."""
-        return f"vault:{self.mount_point}/{self.path}#{key}"
+        return f"vault:{self.mount_point}/{self.secret_path(key)}#{self.field or key}"
 
     def fetch(self, key: str) -> SecretRecord | None:
-        """Read the KV secret and return its ``key`` field with version and request id."""
+        """Read the secret; return its field with the KV version and Vault's request id."""
         locator = self.locator(key)
-        response = self._read(locator)
+        response = self._read_with_valid_token(self.secret_path(key), locator)
         if response is None:
             return None
         fields, version = _fields_and_version(response, self.kv_version)
-        value = fields.get(key)
+        value = fields.get(self.field or key)
         if value is None or value == "":
             return None
         if not isinstance(value, str):
@@ -105,47 +140,131 @@ class VaultSecretProvider(SecretProvider):
                 locator=locator,
             )
         return SecretRecord(
-            Secret(value),
-            locator=locator,
-            version=version,
-            request_id=response.get("request_id"),
+            Secret(value), locator=locator, version=version, request_id=response.get("request_id")
         )
 
     def close(self) -> None:
         """Close the HTTP session."""
         self.client.adapter.close()
 
-    def _read(self, locator: str) -> dict[str, Any] | None:
+    def _read_with_valid_token(self, path: str, locator: str) -> dict[str, Any] | None:
         hvac_exceptions = require("hvac.exceptions", "vault")
+        token = self._current_token(locator)
+        try:
+            return self._read(path, locator)
+        except hvac_exceptions.Forbidden as exc:
+            # Expired or revoked early: log in again and retry once, if a login can help.
+            if not self.auth.can_login_again:
+                raise translate_error(exc, locator) from exc
+            self._log_in(locator, replacing=token)
+        try:
+            return self._read(path, locator)
+        except hvac_exceptions.VaultError as exc:
+            raise translate_error(exc, locator) from exc
+
+    def _read(self, path: str, locator: str) -> dict[str, Any] | None:
+        hvac_exceptions = require("hvac.exceptions", "vault")
+        requests_exceptions = require("requests.exceptions", "vault")
         try:
             if self.kv_version == 2:
                 response = self.client.secrets.kv.v2.read_secret_version(
-                    path=self.path, mount_point=self.mount_point, raise_on_deleted_version=True
+                    path=path, mount_point=self.mount_point, raise_on_deleted_version=True
                 )
             else:
                 response = self.client.secrets.kv.v1.read_secret(
-                    path=self.path, mount_point=self.mount_point
+                    path=path, mount_point=self.mount_point
                 )
         except hvac_exceptions.InvalidPath:
             return None
-        except Exception as exc:
+        except hvac_exceptions.Forbidden:
+            raise
+        except (hvac_exceptions.VaultError, requests_exceptions.RequestException) as exc:
             raise translate_error(exc, locator) from exc
         if not isinstance(response, dict):
             raise InvalidSourceError(
-                f"{locator}: Vault answered with no JSON body; check the address points at "
-                "the Vault API",
+                f"{locator}: Vault answered with no JSON body; check that the address points "
+                "at the Vault API",
                 source=self.name,
                 locator=locator,
             )
         return response
+
+    def _current_token(self, locator: str) -> str:
+        """Return a live token: log in first, renew at 2/3 of its TTL, log in again at expiry."""
+        with self._token_lock:
+            now = self._clock()
+            login = self._login
+            if login is None or (login.ttl and now >= self._expires_at):
+                return self._log_in_locked(locator)
+            if login.ttl and login.renewable and now >= self._renew_at:
+                self._renew_locked(locator)
+            return self.client.token  # type: ignore[no-any-return]
+
+    def _log_in(self, locator: str, *, replacing: str) -> None:
+        with self._token_lock:
+            if self.client.token == replacing:  # another thread may have done it already
+                self._log_in_locked(locator)
+
+    def _log_in_locked(self, locator: str) -> str:
+        hvac_exceptions = require("hvac.exceptions", "vault")
+        requests_exceptions = require("requests.exceptions", "vault")
+        try:
+            login = self.auth.login(self.client)
+        except hvac_exceptions.Forbidden as exc:
+            raise SourceForbiddenError(
+                f"{locator}: Vault refused the {self.auth.method} token or login (403); check "
+                "that it is valid and not revoked",
+                source=self.name,
+                locator=locator,
+            ) from exc
+        except (hvac_exceptions.InvalidRequest, hvac_exceptions.Unauthorized) as exc:
+            raise SourceUnauthenticatedError(
+                f"{locator}: Vault {self.auth.method} login failed; check the role and its "
+                "credentials",
+                source=self.name,
+                locator=locator,
+            ) from exc
+        except (hvac_exceptions.VaultError, requests_exceptions.RequestException) as exc:
+            raise translate_error(exc, locator) from exc
+        except ConfigurationError as exc:  # a credential file missing or empty
+            raise InvalidSourceError(
+                f"{locator}: {exc}", source=self.name, locator=locator
+            ) from None
+        self.client.token = login.token
+        self._login = login
+        self.logins += 1
+        self._schedule(login.ttl)
+        return login.token
+
+    def _renew_locked(self, locator: str) -> None:
+        hvac_exceptions = require("hvac.exceptions", "vault")
+        try:
+            auth = self.client.auth.token.renew_self()["auth"]
+        except hvac_exceptions.VaultError:
+            if self.auth.can_login_again:
+                self._log_in_locked(locator)
+            return  # a token that cannot be renewed still works until it expires
+        self.renewals += 1
+        self._schedule(float(auth.get("lease_duration") or 0))
+
+    def _schedule(self, ttl: float) -> None:
+        now = self._clock()
+        self._renew_at = now + ttl * RENEW_AT
+        self._expires_at = now + ttl
 
 
 def translate_error(exc: Exception, locator: str) -> SourceError:
     """Map an hvac or requests error to the ``SourceError`` of its category."""
     hvac_exceptions = require("hvac.exceptions", "vault")
     requests_exceptions = require("requests.exceptions", "vault")
-    # Most specific first: requests' Timeout types are also ConnectionErrors.
+    # Most specific first: requests' Timeout and SSLError types are also ConnectionErrors,
+    # and a TLS failure is a configuration problem, not an outage to fall through.
     table: tuple[tuple[type[BaseException], type[SourceError], str], ...] = (
+        (
+            requests_exceptions.SSLError,
+            InvalidSourceError,
+            "TLS verification failed; set VAULT_CACERT (or verify=) to the server's CA bundle",
+        ),
         (
             hvac_exceptions.Forbidden,
             SourceForbiddenError,
@@ -189,8 +308,15 @@ def translate_error(exc: Exception, locator: str) -> SourceError:
     )
 
 
-def _split_path(path: str, kv_version: int) -> tuple[str, str]:
+def _split_path(path: str, kv_version: int, mount_point: str | None) -> tuple[str, str]:
     parts = path.strip("/").split("/")
+    if mount_point:
+        mount = mount_point.strip("/")
+        if parts[: len(mount.split("/"))] == mount.split("/"):
+            parts = parts[len(mount.split("/")) :]
+        if kv_version == 2 and parts[:1] == ["data"]:
+            parts = parts[1:]
+        return mount, "/".join(parts)
     if kv_version == 2 and len(parts) >= 3 and parts[1] == "data":
         return parts[0], "/".join(parts[2:])
     if len(parts) < 2:
@@ -209,11 +335,3 @@ def _fields_and_version(
     metadata = data.get("metadata") or {}
     version = metadata.get("version")
     return data.get("data") or {}, None if version is None else str(version)
-
-
-def _token_file() -> str | None:
-    path = Path.home() / ".vault-token"
-    try:
-        return path.read_text(encoding="utf-8").strip() or None
-    except OSError:
-        return None

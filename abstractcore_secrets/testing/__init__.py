@@ -6,7 +6,16 @@ same loop, cache and middleware as production.
 
 from __future__ import annotations
 
+from .azure_keyvault import AzureKeyVaultEmulator
+from .faultproxy import FaultProxy
 from .openbao import OpenBaoServer, free_port
 from .sources import FailingSecretProvider, InMemorySecretProvider
 
-__all__ = ["FailingSecretProvider", "InMemorySecretProvider", "OpenBaoServer", "free_port"]
+__all__ = [
+    "AzureKeyVaultEmulator",
+    "FailingSecretProvider",
+    "FaultProxy",
+    "InMemorySecretProvider",
+    "OpenBaoServer",
+    "free_port",
+]

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -17,6 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from ..errors import ConfigurationError
 
@@ -35,6 +37,7 @@ class OpenBaoServer:
         root_token: The dev root token.
         port: Port to listen on; default a free one. A restarted server keeps it.
         binary: Path of ``bao``; default found on ``PATH`` or beside the running Python.
+        tls: Serve HTTPS with a CA the dev server makes; its path is ``ca_path``.
     """
 
     def __init__(
@@ -43,6 +46,7 @@ class OpenBaoServer:
         *,
         port: int | None = None,
         binary: str | None = None,
+        tls: bool = False,
     ) -> None:
         # The venv's bin folder may not be on PATH when its Python is run directly.
         found = (
@@ -53,8 +57,10 @@ class OpenBaoServer:
         self.binary = found
         self.root_token = root_token
         self.port = port or free_port()
-        self.address = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.address = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._home = tempfile.mkdtemp(prefix="openbao-home-")
+        self.ca_path = str(Path(self._home) / "tls" / "vault-ca.pem")
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> OpenBaoServer:
@@ -73,6 +79,11 @@ class OpenBaoServer:
                     "-dev",
                     f"-dev-root-token-id={self.root_token}",
                     f"-dev-listen-address=127.0.0.1:{self.port}",
+                    *(
+                        ["-dev-tls", f"-dev-tls-cert-dir={Path(self._home) / 'tls'}"]
+                        if self.tls
+                        else []
+                    ),
                 ],
                 stdout=log_stream,
                 stderr=subprocess.STDOUT,
@@ -100,23 +111,34 @@ class OpenBaoServer:
         self._process = None
 
     def request(
-        self, method: str, path: str, body: object | None = None, token: str | None = None
-    ) -> dict[str, object]:
+        self,
+        method: str,
+        path: str,
+        body: object | None = None,
+        token: str | None = None,
+        namespace: str | None = None,
+    ) -> dict[str, Any]:
         """Call the HTTP API as root (or ``token``) and return the JSON answer (``{}`` if none)."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(  # noqa: S310 - a loopback http URL we built
             f"{self.address}/v1/{path.lstrip('/')}",
             data=data,
             method=method,
-            headers={"X-Vault-Token": token or self.root_token, "Content-Type": "application/json"},
+            headers={
+                "X-Vault-Token": token or self.root_token,
+                "Content-Type": "application/json",
+                **({"X-Vault-Namespace": namespace} if namespace else {}),
+            },
         )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10, context=self._ssl()) as response:  # noqa: S310
             payload = response.read()
         return json.loads(payload) if payload else {}
 
-    def put_kv(self, path: str, fields: dict[str, str], mount: str = "secret") -> None:
+    def put_kv(
+        self, path: str, fields: dict[str, str], mount: str = "secret", namespace: str | None = None
+    ) -> None:
         """Write a KV v2 secret: ``put_kv("abstractcore", {"openai": "sk-..."})``."""
-        self.request("POST", f"{mount}/data/{path}", {"data": fields})
+        self.request("POST", f"{mount}/data/{path}", {"data": fields}, namespace=namespace)
 
     def __enter__(self) -> OpenBaoServer:
         return self.start()
@@ -130,9 +152,15 @@ class OpenBaoServer:
         self.stop()
         shutil.rmtree(self._home, ignore_errors=True)
 
+    def _ssl(self) -> ssl.SSLContext | None:
+        if not self.tls or not Path(self.ca_path).exists():
+            return None
+        return ssl.create_default_context(cafile=self.ca_path)
+
     def _healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.address}/v1/sys/health", timeout=1) as answer:  # noqa: S310
+            url = f"{self.address}/v1/sys/health"
+            with urllib.request.urlopen(url, timeout=1, context=self._ssl()) as answer:  # noqa: S310
                 return bool(json.loads(answer.read()).get("sealed") is False)
         except (urllib.error.URLError, OSError, ValueError):
             return False

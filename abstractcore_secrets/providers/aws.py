@@ -1,0 +1,262 @@
+"""Keys from AWS Secrets Manager, through boto3."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from ..errors import (
+    ConfigurationError,
+    InvalidSourceError,
+    SourceError,
+    SourceForbiddenError,
+    SourceThrottledError,
+    SourceTimeoutError,
+    SourceUnauthenticatedError,
+    SourceUnavailableError,
+)
+from ..resolution import SecretRecord
+from ..secret import Secret
+from ._imports import require
+from .base import SecretProvider
+from .values import checked_value
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+DEFAULT_TEMPLATE = "abstractcore/{provider}"
+
+# Error codes of GetSecretValue, and of the AWS auth layer, by category.
+_NOT_FOUND = {"ResourceNotFoundException"}
+_FORBIDDEN = {
+    "AccessDeniedException",
+    "AccessDenied",
+    "DecryptionFailure",
+    "KMSAccessDeniedException",
+}
+_UNAUTHENTICATED = {
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+}
+_THROTTLED = {
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+}
+_UNAVAILABLE = {"InternalServiceError", "InternalFailure", "ServiceUnavailable"}
+
+
+class AWSSecretsProvider(SecretProvider):
+    """Get keys from AWS Secrets Manager: one secret per provider.
+
+    The secret id is ``abstractcore/{provider}`` (the proposal's) or ``secret_id_template``.
+    A plain-string secret is the key; a JSON object secret holds it in the field named
+    ``field`` (default: the provider's name).
+
+    Args:
+        region: AWS region; default the SDK's (``AWS_REGION``, the profile) else us-east-1.
+        secret_id_template: Secret name or ARN with ``{provider}`` in it.
+        field: JSON field holding the key, for JSON secrets.
+        version_stage: Version stage to read (default ``AWSCURRENT``).
+        version_id: A fixed version id to read.
+        endpoint_url: A custom endpoint (VPC endpoint, a local test server).
+        connect_timeout: Seconds to connect.
+        read_timeout: Seconds to wait for the answer.
+        client: A ready boto3 ``secretsmanager`` client; the settings above are then unused
+            but for the secret's naming.
+
+    Raises:
+        MissingDependencyError: boto3 is not installed.
+        ConfigurationError: The template has no ``{provider}``.
+    """
+
+    name = "aws"
+
+    def __init__(
+        self,
+        region: str | None = "us-east-1",
+        *,
+        secret_id_template: str = DEFAULT_TEMPLATE,
+        field: str | None = None,
+        version_stage: str | None = None,
+        version_id: str | None = None,
+        endpoint_url: str | None = None,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 5.0,
+        client: SecretsManagerClient | None = None,
+    ) -> None:
+        if "{provider}" not in secret_id_template:
+            raise ConfigurationError(
+                f"secret_id_template {secret_id_template!r} must contain '{{provider}}', "
+                "e.g. 'abstractcore/{provider}'"
+            )
+        self.secret_id_template = secret_id_template
+        self.field = field
+        self.version_stage = version_stage
+        self.version_id = version_id
+        if client is None:
+            boto3 = require("boto3", "aws")
+            botocore_config = require("botocore.config", "aws")
+            config = botocore_config.Config(
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                # One call per try: retries are ours, visible in the attempts. (botocore's
+                # max_attempts counts retries after the first call; total_max_attempts all.)
+                retries={"total_max_attempts": 1, "mode": "standard"},
+            )
+            client = boto3.session.Session().client(
+                "secretsmanager", region_name=region, endpoint_url=endpoint_url, config=config
+            )
+        self.client = client
+
+    def get_secret(self, key: str) -> str | None:
+        """Return the key for provider ``key``, or ``None`` when no such secret exists."""
+        record = self.fetch(key)
+        return None if record is None else record.secret.reveal()
+
+    def secret_id(self, key: str) -> str:
+        """Return the secret id read for provider ``key``."""
+        return self.secret_id_template.format(provider=key)
+
+    def locator(self, key: str) -> str:
+        """Return the secret id, and the JSON field when one is configured."""
+        suffix = f"#{self.field}" if self.field else ""
+        return f"aws:{self.secret_id(key)}{suffix}"
+
+    def fetch(self, key: str) -> SecretRecord | None:
+        """Read the secret; return the key with its VersionId and the AWS request id."""
+        locator = self.locator(key)
+        request: dict[str, Any] = {"SecretId": self.secret_id(key)}
+        if self.version_id:
+            request["VersionId"] = self.version_id
+        if self.version_stage:
+            request["VersionStage"] = self.version_stage
+        botocore_exceptions = require("botocore.exceptions", "aws")
+        try:
+            response = self.client.get_secret_value(**request)
+        except botocore_exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _NOT_FOUND:
+                return None
+            raise translate_error(exc, locator) from exc
+        except botocore_exceptions.BotoCoreError as exc:
+            raise translate_error(exc, locator) from exc
+        value = self._value_of(response, key, locator)
+        if value is None:
+            return None
+        return SecretRecord(
+            Secret(checked_value(value, source=self.name, locator=locator)),
+            locator=locator,
+            version=response.get("VersionId"),
+            request_id=response.get("ResponseMetadata", {}).get("RequestId"),
+        )
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        self.client.close()
+
+    def _value_of(self, response: Any, key: str, locator: str) -> str | None:  # noqa: ANN401 - boto3's response dict
+        text = response.get("SecretString")
+        if text is None and response.get("SecretBinary") is not None:
+            try:
+                text = bytes(response["SecretBinary"]).decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidSourceError(
+                    f"{locator} is binary and not UTF-8 text; store the key as a string",
+                    source=self.name,
+                    locator=locator,
+                ) from None
+        if not text:
+            return None
+        document = _json_object(text)
+        if document is None:
+            if self.field:
+                raise InvalidSourceError(
+                    f"{locator}: field {self.field!r} is configured but the secret is not a "
+                    "JSON object; store it as JSON or drop the field setting",
+                    source=self.name,
+                    locator=locator,
+                )
+            return str(text)
+        field = self.field or key
+        value = document.get(field)
+        if value is None:
+            raise InvalidSourceError(
+                f"{locator}: the JSON secret has no field {field!r} (fields: "
+                f"{sorted(document)}); add it or set field= to the one holding the key",
+                source=self.name,
+                locator=locator,
+            )
+        if not isinstance(value, str):
+            raise InvalidSourceError(
+                f"{locator}: field {field!r} is not a string", source=self.name, locator=locator
+            )
+        return value or None
+
+
+def translate_error(exc: Exception, locator: str) -> SourceError:
+    """Map a botocore error to the ``SourceError`` of its category."""
+    botocore_exceptions = require("botocore.exceptions", "aws")
+    where: dict[str, Any] = {"source": "aws", "locator": locator}
+    if isinstance(exc, botocore_exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        where["request_id"] = exc.response.get("ResponseMetadata", {}).get("RequestId")
+        table: tuple[tuple[set[str], type[SourceError], str], ...] = (
+            (
+                _FORBIDDEN,
+                SourceForbiddenError,
+                "the identity lacks secretsmanager:GetSecretValue on this secret (or kms:Decrypt "
+                "on its key); grant it in IAM",
+            ),
+            (
+                _UNAUTHENTICATED,
+                SourceUnauthenticatedError,
+                "AWS rejected the credentials; refresh them (aws sso login, new keys, role)",
+            ),
+            (
+                _THROTTLED,
+                SourceThrottledError,
+                "AWS throttled GetSecretValue; cache longer or ask for a higher quota",
+            ),
+            (_UNAVAILABLE, SourceUnavailableError, "AWS had an internal error; try again"),
+        )
+        for codes, our_error, problem in table:
+            if code in codes:
+                return our_error(f"{locator}: {code}: {problem}", **where)
+        return InvalidSourceError(
+            f"{locator}: {code}: check the secret id, its state and the region", **where
+        )
+    if isinstance(
+        exc, (botocore_exceptions.ConnectTimeoutError, botocore_exceptions.ReadTimeoutError)
+    ):
+        return SourceTimeoutError(f"{locator}: AWS did not answer in time", **where)
+    if isinstance(exc, botocore_exceptions.NoCredentialsError):
+        return SourceUnauthenticatedError(
+            f"{locator}: no AWS credentials found; configure a profile, a role or "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
+            **where,
+        )
+    if isinstance(exc, botocore_exceptions.NoRegionError):
+        return InvalidSourceError(
+            f"{locator}: no AWS region; pass region= or set AWS_REGION", **where
+        )
+    return SourceUnavailableError(
+        f"{locator}: cannot reach AWS Secrets Manager ({type(exc).__name__}); check the "
+        "network, the region and endpoint_url",
+        **where,
+    )
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    if not text.lstrip().startswith("{"):
+        return None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return document if isinstance(document, dict) else None

@@ -1,0 +1,185 @@
+"""How the Vault source logs in: a token, AppRole, JWT or Kubernetes.
+
+Each method returns a :class:`Login`. Methods that can log in again (AppRole, JWT,
+Kubernetes, and a token read from a file that an agent refreshes) let the source replace an
+expired or revoked token without a failed resolution.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from .. import envvars
+from ..errors import ConfigurationError
+from ..files import InsecureFilePolicy, check_permissions
+
+KUBERNETES_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105 - a path
+
+
+@dataclass(frozen=True)
+class Login:
+    """A token with its lifetime; ``ttl`` 0 means it does not expire."""
+
+    token: str
+    ttl: float
+    renewable: bool
+
+
+class VaultAuth(Protocol):
+    """A way to get a Vault token."""
+
+    method: str
+    """Name in messages and docs: ``token``, ``approle``, ``jwt``, ``kubernetes``."""
+    can_login_again: bool
+    """Whether :meth:`login` can produce a new token when the current one dies."""
+
+    def login(self, client: Any) -> Login:  # noqa: ANN401 - hvac.Client is untyped
+        """Return a fresh token, using ``client`` (an ``hvac.Client``) to ask Vault."""
+        ...
+
+
+def _read_file(path: Path, what: str, *, private: bool) -> str:
+    """Read a credential file; ``private`` ones that others can read are refused (or warned).
+
+    Service-account and workload JWTs are not ``private``: orchestrators mount them 0644,
+    and they are short-lived and bound to an audience.
+    """
+    problem = None
+    try:
+        if private:
+            check_permissions(path, InsecureFilePolicy.from_environment(), source="vault")
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        problem = type(exc).__name__
+    if problem is not None:
+        raise ConfigurationError(f"cannot read the {what} from {path} ({problem}); check the path")
+    if not text:
+        raise ConfigurationError(f"the {what} file {path} is empty")
+    return text
+
+
+def _login_result(response: dict[str, Any]) -> Login:
+    auth = response["auth"]
+    return Login(
+        auth["client_token"], float(auth.get("lease_duration") or 0), bool(auth.get("renewable"))
+    )
+
+
+class TokenAuth:
+    """Use a token: given, from ``$VAULT_TOKEN``, or from a file (default ``~/.vault-token``).
+
+    A token read from a file is read again when it stops working, so a Vault Agent that
+    refreshes the file keeps the source working.
+    """
+
+    method = "token"
+
+    def __init__(self, token: str | None = None, *, token_file: Path | str | None = None) -> None:
+        self._token = token or os.environ.get(envvars.VAULT_TOKEN) or None
+        default_file = Path.home() / ".vault-token"
+        self._file = Path(token_file).expanduser() if token_file else default_file
+        self.can_login_again = self._token is None
+        if self._token is None and not self._file.exists():
+            raise ConfigurationError(
+                f"no Vault token: pass vault_token=, set {envvars.VAULT_TOKEN}, log in with "
+                "the vault CLI (~/.vault-token), or configure AppRole, JWT or Kubernetes auth"
+            )
+
+    def login(self, client: Any) -> Login:  # noqa: ANN401 - hvac.Client
+        """Return the token with the TTL Vault reports for it (one lookup-self call)."""
+        token = self._token or _read_file(self._file, "Vault token", private=True)
+        client.token = token
+        data = client.auth.token.lookup_self()["data"]
+        return Login(token, float(data.get("ttl") or 0), bool(data.get("renewable")))
+
+
+class AppRoleAuth:
+    """Log in with an AppRole role id and secret id (each given, or read from a file)."""
+
+    method = "approle"
+    can_login_again = True
+
+    def __init__(
+        self,
+        role_id: str | None = None,
+        secret_id: str | None = None,
+        *,
+        role_id_file: Path | str | None = None,
+        secret_id_file: Path | str | None = None,
+        mount_point: str = "approle",
+    ) -> None:
+        if not (role_id or role_id_file) or not (secret_id or secret_id_file):
+            raise ConfigurationError(
+                "AppRole needs a role id and a secret id: pass role_id= or role_id_file=, "
+                "and secret_id= or secret_id_file="
+            )
+        self._role_id = role_id
+        self._secret_id = secret_id
+        self._role_id_file = Path(role_id_file) if role_id_file else None
+        self._secret_id_file = Path(secret_id_file) if secret_id_file else None
+        self.mount_point = mount_point
+
+    def login(self, client: Any) -> Login:  # noqa: ANN401 - hvac.Client
+        """Log in at ``auth/<mount>/login``."""
+        role_id = self._role_id or _read_file(
+            self._role_id_file or Path(), "AppRole role id", private=False
+        )
+        secret_id = self._secret_id or _read_file(
+            self._secret_id_file or Path(), "AppRole secret id", private=True
+        )
+        return _login_result(
+            client.auth.approle.login(
+                role_id=role_id, secret_id=secret_id, mount_point=self.mount_point, use_token=False
+            )
+        )
+
+
+class JWTAuth:
+    """Log in with a JWT read from a file at each login (CI and workload identity tokens)."""
+
+    method = "jwt"
+    can_login_again = True
+
+    def __init__(self, role: str, jwt_file: Path | str, *, mount_point: str = "jwt") -> None:
+        self.role = role
+        self.jwt_file = Path(jwt_file)
+        self.mount_point = mount_point
+
+    def login(self, client: Any) -> Login:  # noqa: ANN401 - hvac.Client
+        """Log in at ``auth/<mount>/login`` with the file's current JWT."""
+        jwt = _read_file(self.jwt_file, "JWT", private=False)
+        return _login_result(
+            client.auth.jwt.jwt_login(
+                role=self.role, jwt=jwt, use_token=False, path=self.mount_point
+            )
+        )
+
+
+class KubernetesAuth:
+    """Log in with the pod's service-account token (re-read at each login: it rotates)."""
+
+    method = "kubernetes"
+    can_login_again = True
+
+    def __init__(
+        self,
+        role: str,
+        *,
+        token_file: Path | str = KUBERNETES_TOKEN_FILE,
+        mount_point: str = "kubernetes",
+    ) -> None:
+        self.role = role
+        self.token_file = Path(token_file)
+        self.mount_point = mount_point
+
+    def login(self, client: Any) -> Login:  # noqa: ANN401 - hvac.Client
+        """Log in at ``auth/<mount>/login`` with the service-account token."""
+        jwt = _read_file(self.token_file, "Kubernetes service-account token", private=False)
+        return _login_result(
+            client.auth.kubernetes.login(
+                role=self.role, jwt=jwt, use_token=False, mount_point=self.mount_point
+            )
+        )

@@ -1,0 +1,210 @@
+"""Build each named source from its options in the config file's ``secrets.sources``.
+
+Options are checked before anything is built: an unknown option (a typo) or a value of
+the wrong type is a ``ConfigurationError`` naming the file, the option and what it takes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigurationError
+from .files import check_permissions
+
+if TYPE_CHECKING:
+    from .config import ChainSettings
+    from .providers.base import SecretProvider
+    from .providers.vault_auth import VaultAuth
+
+_Schema = Mapping[str, type]
+
+_VAULT: _Schema = {
+    "addr": str,
+    "token": str,
+    "token_file": str,
+    "path": str,
+    "kv_version": int,
+    "mount_point": str,
+    "field": str,
+    "namespace": str,
+    "timeout": float,
+    "connect_timeout": float,
+    "verify": object,
+    "auth": dict,
+}
+_VAULT_AUTH: _Schema = {
+    "method": str,
+    "role_id": str,
+    "role_id_file": str,
+    "secret_id_file": str,
+    "role": str,
+    "jwt_file": str,
+    "token_file": str,
+    "mount_point": str,
+}
+_AWS: _Schema = {
+    "region": str,
+    "secret_id_template": str,
+    "field": str,
+    "version_stage": str,
+    "version_id": str,
+    "endpoint_url": str,
+    "connect_timeout": float,
+    "read_timeout": float,
+}
+_AZURE: _Schema = {
+    "vault_url": str,
+    "name_template": str,
+    "version": str,
+    "connect_timeout": float,
+    "read_timeout": float,
+}
+
+
+def checked_options(raw: Mapping[str, Any], schema: _Schema, where: str) -> dict[str, Any]:
+    """Return ``raw`` with numbers converted, or raise naming the bad option.
+
+    Raises:
+        ConfigurationError: An option is unknown or of the wrong type.
+    """
+    unknown = sorted(set(raw) - set(schema))
+    if unknown:
+        raise ConfigurationError(f"{where} has unknown options {unknown}; known: {sorted(schema)}")
+    options: dict[str, Any] = {}
+    for name, value in raw.items():
+        expected = schema[name]
+        if (
+            expected in (int, float)
+            and isinstance(value, (int, float))
+            and not isinstance(value, bool)
+        ):
+            options[name] = expected(value)
+        elif expected is object or isinstance(value, expected):
+            options[name] = value
+        else:
+            raise ConfigurationError(
+                f"{where}.{name} must be a {expected.__name__}, not {type(value).__name__}"
+            )
+    return options
+
+
+def _where(settings: ChainSettings, name: str) -> str:
+    return f"{settings.config_path} secrets.sources.{name}"
+
+
+def _credential_file(path: str, settings: ChainSettings, where: str) -> str:
+    """Read a token or secret id from a file, refusing one that others can read."""
+    file = Path(path).expanduser()
+    problem = None
+    try:
+        check_permissions(file, settings.insecure_files, source="config")
+        text = file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        problem = type(exc).__name__
+    if problem is not None:
+        raise ConfigurationError(f"{where}: {file} cannot be read ({problem}); check the path")
+    return text
+
+
+def _guard_inline_credentials(settings: ChainSettings) -> None:
+    """A token written into the config file makes it a key file: refuse it if others can read."""
+    if settings.config_path.exists():
+        check_permissions(settings.config_path, settings.insecure_files, source="config")
+
+
+def vault_source(settings: ChainSettings) -> SecretProvider:
+    """Build the ``vault`` source."""
+    from .providers.vault import DEFAULT_PATH, VaultSecretProvider
+
+    where = _where(settings, "vault")
+    options = checked_options(settings.sources.get("vault", {}), _VAULT, where)
+    token = options.pop("token", None)
+    if token is not None:
+        _guard_inline_credentials(settings)
+    token_file = options.pop("token_file", None)
+    if token is None and token_file is not None:
+        token = _credential_file(token_file, settings, f"{where}.token_file")
+    auth_options = options.pop("auth", None)
+    auth = None if auth_options is None else _vault_auth(auth_options, settings, where)
+    return VaultSecretProvider(
+        options.pop("addr", None), token, options.pop("path", DEFAULT_PATH), auth=auth, **options
+    )
+
+
+def _vault_auth(raw: Mapping[str, Any], settings: ChainSettings, where: str) -> VaultAuth:
+    from .providers import vault_auth
+
+    where = f"{where}.auth"
+    options = checked_options(raw, _VAULT_AUTH, where)
+    method = options.pop("method", None)
+    try:
+        if method == "approle":
+            secret_file = options.pop("secret_id_file", None)
+            if secret_file is None:
+                raise ConfigurationError(f"{where}: approle needs secret_id_file")
+            secret_id = _credential_file(secret_file, settings, f"{where}.secret_id_file")
+            return vault_auth.AppRoleAuth(secret_id=secret_id, **options)
+        if method == "jwt":
+            return vault_auth.JWTAuth(options.pop("role"), options.pop("jwt_file"), **options)
+        if method == "kubernetes":
+            return vault_auth.KubernetesAuth(options.pop("role"), **options)
+        if method == "token":
+            return vault_auth.TokenAuth(**options)
+    except (KeyError, TypeError) as exc:
+        raise ConfigurationError(
+            f"{where}: {method} auth is missing or has a wrong option ({exc})"
+        ) from None
+    raise ConfigurationError(
+        f"{where}.method must be one of approle, jwt, kubernetes, token (got {method!r})"
+    )
+
+
+def aws_source(settings: ChainSettings) -> SecretProvider:
+    """Build the ``aws`` source."""
+    from .providers.aws import AWSSecretsProvider
+
+    options = checked_options(settings.sources.get("aws", {}), _AWS, _where(settings, "aws"))
+    return AWSSecretsProvider(options.pop("region", None), **options)
+
+
+def azure_source(settings: ChainSettings) -> SecretProvider:
+    """Build the ``azure`` source (credentials: ``DefaultAzureCredential``)."""
+    from .providers.azure import AzureKeyVaultProvider
+
+    where = _where(settings, "azure")
+    options = checked_options(settings.sources.get("azure", {}), _AZURE, where)
+    vault_url = options.pop("vault_url", None)
+    if not vault_url:
+        raise ConfigurationError(
+            f"{where}.vault_url is required, e.g. 'https://myvault.vault.azure.net'"
+        )
+    return AzureKeyVaultProvider(vault_url, **options)
+
+
+def env_source(settings: ChainSettings) -> SecretProvider:
+    """Build the ``env`` source."""
+    from .providers.environment import EnvironmentSecretProvider
+
+    return EnvironmentSecretProvider(insecure_files=settings.insecure_files)
+
+
+def config_source(settings: ChainSettings) -> SecretProvider:
+    """Build the ``config`` source."""
+    from .providers.config import ConfigFileSecretProvider
+
+    return ConfigFileSecretProvider(settings.config_path, insecure_files=settings.insecure_files)
+
+
+SOURCE_FACTORIES: Mapping[str, Callable[[ChainSettings], SecretProvider]] = {
+    "env": env_source,
+    "vault": vault_source,
+    "aws": aws_source,
+    "azure": azure_source,
+    "config": config_source,
+}
+"""Every source name a chain may use, with how to build it."""
+
+MANAGED_SOURCES = ("vault", "aws", "azure")
+"""Sources enabled by default where ``secrets.sources`` configures them, in this order."""

@@ -1,0 +1,372 @@
+"""A fault-injecting HTTP reverse proxy on loopback: a tiny Toxiproxy for tests.
+
+Put it in front of a real server (OpenBao, moto), point the client at its address, and while
+the test runs make it answer with an error, stall, hang up, or go away::
+
+    with FaultProxy(server.address) as proxy:
+        proxy.respond(503, b'{"errors":["Vault is sealed"]}', times=1)
+        proxy.stop()  # connection refused: the server went down
+        proxy.start()  # the same port again: the server came back
+
+Plain HTTP on both sides. Request bodies are read by Content-Length or chunked encoding; the
+upstream's answer is read whole and passed on with a Content-Length. Nothing is logged:
+requests and answers carry tokens and secret values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import socket
+import socketserver
+import sys
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from .openbao import free_port
+
+__all__ = ["FaultProxy"]
+
+_HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "trailers", "upgrade"}
+)
+_UPSTREAM_TIMEOUT = 30.0
+
+
+def _end_to_end(headers: Iterable[tuple[str, str]], *also: str) -> list[tuple[str, str]]:
+    """Return ``headers`` without hop-by-hop ones, those named in Connection, or ``also``."""
+    headers = list(headers)
+    dropped = _HOP_BY_HOP | set(also)
+    for name, value in headers:
+        if name.lower() == "connection":
+            dropped |= {token.strip().lower() for token in value.split(",")}
+    return [
+        (name, value)
+        for name, value in headers
+        if name.lower() not in dropped and not name.lower().startswith("proxy-")
+    ]
+
+
+@dataclass
+class _Fault:
+    kind: Literal["respond", "delay", "drop"]
+    remaining: int | None
+    path_contains: str | None
+    status: int = 0
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+    seconds: float = 0.0
+
+
+class FaultProxy:
+    """Forward HTTP from a loopback port to ``upstream``, with faults switched on and off live.
+
+    Faults apply in the order they were added: the first matching :meth:`delay` stalls a
+    request, then the first matching :meth:`respond` or :meth:`drop` replaces forwarding.
+
+    Args:
+        upstream: The real server, such as ``"http://127.0.0.1:8200"``.
+        port: Port to listen on; default a free one. A restarted proxy keeps it.
+    """
+
+    def __init__(self, upstream: str, *, port: int | None = None) -> None:
+        parts = urlsplit(upstream)
+        if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
+            raise ValueError(f"upstream must look like 'http://127.0.0.1:8200', not {upstream!r}")
+        self.upstream = upstream
+        self.upstream_host: str = parts.hostname
+        self.upstream_port: int = parts.port or 80
+        self.port = port or free_port()
+        self.address = f"http://127.0.0.1:{self.port}"
+        self._lock = threading.Lock()
+        self._faults: list[_Fault] = []
+        # Delayed requests wait on this; stop() and clear() set it and put a fresh one in place.
+        self._wake = threading.Event()
+        self._requests = 0
+        self._forwarded = 0
+        self._paths: list[str] = []
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def serving(self) -> bool:
+        """Return whether the proxy is listening."""
+        with self._lock:
+            return self._server is not None
+
+    @property
+    def requests(self) -> int:
+        """Return how many requests arrived, faulted or not."""
+        with self._lock:
+            return self._requests
+
+    @property
+    def forwarded(self) -> int:
+        """Return how many requests were sent on to the upstream."""
+        with self._lock:
+            return self._forwarded
+
+    @property
+    def paths(self) -> list[str]:
+        """Return the path (with query string) of every request that arrived, in order."""
+        with self._lock:
+            return list(self._paths)
+
+    def start(self) -> FaultProxy:
+        """Listen on :attr:`port` (again, after :meth:`stop`); do nothing if already listening.
+
+        Returns:
+            The proxy itself.
+        """
+        with self._lock:
+            if self._server is None:
+                self._server = _Server(self.port, self)
+                self._thread = threading.Thread(
+                    target=self._server.serve_forever,
+                    kwargs={"poll_interval": 0.05},
+                    name=f"faultproxy-{self.port}",
+                    daemon=True,
+                )
+                self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Close the listening socket and every client connection, as a server going down does.
+
+        Clients then get "connection refused"; delayed requests are cut short and unanswered.
+        """
+        with self._lock:
+            server, thread, self._server, self._thread = self._server, self._thread, None, None
+            self._wake_sleepers()
+        if server is None or thread is None:
+            return
+        server.shutdown()
+        server.cut_connections()
+        server.server_close()  # also joins the handler threads, so none outlives stop()
+        thread.join()
+
+    def respond(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+        *,
+        times: int | None = None,
+        path_contains: str | None = None,
+    ) -> None:
+        """Answer with ``status``, ``body`` and ``headers`` instead of forwarding.
+
+        Args:
+            status: HTTP status code, such as 400 for an AWS ``ThrottlingException``.
+            body: The answer's body; its Content-Length is set for you.
+            headers: Further headers, such as ``Content-Type`` or ``x-amzn-RequestId``.
+            times: How many requests to answer so; default until :meth:`clear`.
+            path_contains: Answer so only requests whose path contains this.
+        """
+        fixed = tuple((headers or {}).items())
+        self._add(_Fault("respond", _checked(times), path_contains, status, body, fixed))
+
+    def delay(
+        self, seconds: float, *, times: int | None = None, path_contains: str | None = None
+    ) -> None:
+        """Wait ``seconds`` before handling a request, as a slow server does.
+
+        Args:
+            seconds: How long to stall; :meth:`clear` ends the wait early, :meth:`stop` too.
+            times: How many requests to stall; default until :meth:`clear`.
+            path_contains: Stall only requests whose path contains this.
+        """
+        self._add(_Fault("delay", _checked(times), path_contains, seconds=seconds))
+
+    def drop(self, *, times: int | None = None, path_contains: str | None = None) -> None:
+        """Read a request, then close its connection without a word (an empty reply).
+
+        Args:
+            times: How many requests to drop; default until :meth:`clear`.
+            path_contains: Drop only requests whose path contains this.
+        """
+        self._add(_Fault("drop", _checked(times), path_contains))
+
+    def clear(self) -> None:
+        """Remove every fault; requests being delayed go on at once."""
+        with self._lock:
+            self._faults.clear()
+            self._wake_sleepers()
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _add(self, fault: _Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def _wake_sleepers(self) -> None:
+        self._wake.set()
+        self._wake = threading.Event()
+
+    def _arrived(self, path: str) -> tuple[_Fault | None, _Fault | None, threading.Event]:
+        """Count a request and take (one use of) the delay and the action that apply to it."""
+        with self._lock:
+            self._requests += 1
+            self._paths.append(path)
+            delay = self._take(path, "delay")
+            action = self._take(path, "respond", "drop")
+            return delay, action, self._wake
+
+    def _take(self, path: str, *kinds: str) -> _Fault | None:
+        for fault in self._faults:
+            if fault.kind in kinds and (fault.path_contains or "") in path:
+                if fault.remaining is not None:
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._faults.remove(fault)
+                return fault
+        return None
+
+    def _count_forwarded(self) -> None:
+        with self._lock:
+            self._forwarded += 1
+
+
+def _checked(times: int | None) -> int | None:
+    if times is not None and times < 1:
+        raise ValueError(f"times must be at least 1 (or None for until cleared), not {times}")
+    return times
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = False  # so that server_close() joins the handler threads
+    allow_reuse_address = True  # a restart binds the same port despite TIME_WAIT connections
+
+    def __init__(self, port: int, proxy: FaultProxy) -> None:
+        self.proxy = proxy
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(("127.0.0.1", port), _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind looks up the host's FQDN, a DNS query nothing here needs.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = "127.0.0.1", self.socket.getsockname()[1]
+
+    # Any, as typeshed declares these parameters.
+    def process_request(self, request: Any, client_address: Any) -> None:  # noqa: ANN401
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:  # noqa: ANN401
+        # Forgotten before it is closed, so cut_connections() never touches a closed socket.
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def cut_connections(self) -> None:
+        """Shut every client connection down; idle keep-alive handlers then see end of file."""
+        with self.connections_lock:
+            for connection in self.connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, _request: object, _client_address: object) -> None:
+        # Clients giving up on a delayed request, and stop() cutting connections, are expected.
+        # Anything else is named by type only: messages can quote a header, such as a token.
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):
+            sys.stderr.write(f"fault proxy: {type(error).__name__} while handling a request\n")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as requests and botocore expect
+    server: _Server
+
+    def log_message(self, _format: str, *_args: object) -> None:
+        """Log nothing: request lines and errors may carry tokens."""
+
+    def _handle(self) -> None:
+        proxy = self.server.proxy
+        try:
+            body, framed = self._read_body()
+        except ValueError:
+            self.close_connection = True
+            self._reply(400, [], b"fault proxy: malformed request body\n")
+            return
+        delay, action, wake = proxy._arrived(self.path)
+        if delay is not None:
+            wake.wait(delay.seconds)
+        if not proxy.serving or (action is not None and action.kind == "drop"):
+            self.close_connection = True
+        elif action is not None:
+            self._reply(action.status, action.headers, action.body)
+        else:
+            self._forward(proxy, body, framed=framed)
+
+    # http.server dispatches on do_<METHOD>; LIST is Vault's.
+    do_GET = do_HEAD = do_POST = do_PUT = _handle  # noqa: N815
+    do_PATCH = do_DELETE = do_OPTIONS = do_LIST = _handle  # noqa: N815
+
+    def _read_body(self) -> tuple[bytes, bool]:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while size := int(self.rfile.readline().split(b";")[0].strip(), 16):
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailer fields, which an end-to-end body does not need
+            return b"".join(chunks), True
+        length = self.headers.get("Content-Length")
+        return (b"", False) if length is None else (self.rfile.read(int(length)), True)
+
+    def _forward(self, proxy: FaultProxy, body: bytes, *, framed: bool) -> None:
+        upstream = http.client.HTTPConnection(
+            proxy.upstream_host, proxy.upstream_port, timeout=_UPSTREAM_TIMEOUT
+        )
+        try:
+            # The client's Host header goes through unchanged: AWS signatures cover it.
+            upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            # Expect is dropped because the body has already been read from the client.
+            for name, value in _end_to_end(self.headers.items(), "content-length", "expect"):
+                upstream.putheader(name, value)
+            if framed:
+                upstream.putheader("Content-Length", str(len(body)))
+            upstream.endheaders(body)
+            proxy._count_forwarded()
+            answer = upstream.getresponse()
+            payload = answer.read()
+        except (OSError, ValueError, http.client.HTTPException):
+            self._reply(502, [("Content-Type", "text/plain")], b"fault proxy: upstream failed\n")
+            return
+        finally:
+            upstream.close()
+        self._reply(answer.status, answer.getheaders(), payload, answer.reason)
+
+    def _reply(
+        self,
+        status: int,
+        headers: Iterable[tuple[str, str]],
+        body: bytes,
+        reason: str | None = None,
+    ) -> None:
+        bodiless = self.command == "HEAD" or status in (204, 304) or status < 200
+        self.send_response_only(status, reason)
+        # A HEAD or 304 answer keeps the upstream's Content-Length: it describes the absent body.
+        for name, value in _end_to_end(headers, *(() if bodiless else ("content-length",))):
+            self.send_header(name, value)
+        if not bodiless:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if not bodiless:
+            self.wfile.write(body)

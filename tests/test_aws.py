@@ -1,0 +1,92 @@
+"""AWSSecretsProvider against moto's AWS server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from abstractcore_secrets import AWSSecretsProvider, ConfigurationError, InvalidSourceError
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture
+def source(moto_server, aws_credentials):
+    with AWSSecretsProvider(endpoint_url=moto_server) as provider:
+        yield provider
+
+
+class TestAWSSecretsProvider:
+    def test_proposals_secret_id(self, aws_admin, source):
+        """abstractcore/{provider} holding a plain string is the key."""
+        aws_admin.create_secret(Name="abstractcore/openai", SecretString="sk-aws-plain")
+        assert source.get_secret("openai") == "sk-aws-plain"
+
+    def test_record_carries_version_and_request_id(self, aws_admin, source):
+        """The read reports the secret id, its VersionId and AWS's request id."""
+        created = aws_admin.create_secret(Name="abstractcore/anthropic", SecretString="k1")
+        record = source.fetch("anthropic")
+        assert record is not None
+        assert (record.locator, record.version) == (
+            "aws:abstractcore/anthropic",
+            created["VersionId"],
+        )
+        assert record.request_id
+
+    def test_missing_secret_is_not_found(self, source):
+        """ResourceNotFoundException means not here."""
+        assert source.fetch("mistral") is None
+
+    def test_json_secret_field_by_provider_name(self, aws_admin, source):
+        """A JSON object secret holds the key under the provider's name."""
+        aws_admin.create_secret(
+            Name="abstractcore/groq", SecretString=json.dumps({"groq": "sk-groq-json", "note": "x"})
+        )
+        assert source.get_secret("groq") == "sk-groq-json"
+
+    def test_json_secret_with_configured_field_and_template(self, aws_admin, moto_server):
+        """A template and a field name select one JSON field of a shared secret."""
+        aws_admin.create_secret(
+            Name="prod/llm/openai", SecretString=json.dumps({"api_key": "sk-field"})
+        )
+        source = AWSSecretsProvider(
+            endpoint_url=moto_server, field="api_key", secret_id_template="prod/llm/{provider}"
+        )
+        record = source.fetch("openai")
+        assert record is not None
+        assert (record.secret.reveal(), record.locator) == (
+            "sk-field",
+            "aws:prod/llm/openai#api_key",
+        )
+
+    def test_json_without_the_field_is_invalid_naming_the_fields(self, aws_admin, source):
+        """A JSON secret lacking the field is an error listing field names, not values."""
+        aws_admin.create_secret(
+            Name="abstractcore/vllm", SecretString=json.dumps({"other": "sk-do-not-show"})
+        )
+        with pytest.raises(
+            InvalidSourceError, match=r"no field 'vllm' \(fields: \['other'\]\)"
+        ) as caught:
+            source.fetch("vllm")
+        assert "sk-do-not-show" not in str(caught.value)
+
+    def test_binary_secret_is_decoded(self, aws_admin, source):
+        """A SecretBinary holding UTF-8 text is read as the key."""
+        aws_admin.create_secret(Name="abstractcore/ollama", SecretBinary=b"sk-binary")
+        assert source.get_secret("ollama") == "sk-binary"
+
+    def test_version_stage_and_id(self, aws_admin, moto_server):
+        """AWSPREVIOUS and a fixed VersionId read older values after a rotation."""
+        first = aws_admin.create_secret(Name="abstractcore/portkey", SecretString="old")
+        aws_admin.put_secret_value(SecretId="abstractcore/portkey", SecretString="new")
+        assert AWSSecretsProvider(endpoint_url=moto_server).get_secret("portkey") == "new"
+        previous = AWSSecretsProvider(endpoint_url=moto_server, version_stage="AWSPREVIOUS")
+        assert previous.get_secret("portkey") == "old"
+        pinned = AWSSecretsProvider(endpoint_url=moto_server, version_id=first["VersionId"])
+        assert pinned.get_secret("portkey") == "old"
+
+    def test_template_without_provider_is_refused(self):
+        """A template that would read one secret for every provider is a configuration error."""
+        with pytest.raises(ConfigurationError, match="must contain"):
+            AWSSecretsProvider(secret_id_template="abstractcore/shared")
