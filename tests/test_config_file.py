@@ -63,7 +63,8 @@ class TestConfigFileSecretProvider:
             ConfigFileSecretProvider().get_secret("openai")
         assert problem in str(caught.value)
         assert "sk-secret" not in str(caught.value)
-        assert caught.value.__cause__ is None
+        # Neither chained nor implicit context: decode errors carry the whole text.
+        assert (caught.value.__cause__, caught.value.__context__) == (None, None)
 
     @pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o660], ids=oct)
     def test_group_or_world_readable_file_is_refused(self, config_path, mode):
@@ -101,7 +102,3 @@ class TestConfigFile:
         """Atomic replacement cleans up after itself."""
         ConfigFile().write_api_key("openai", Secret("sk-one"))
         assert [p.name for p in config_path.parent.iterdir()] == [config_path.name]
-
-    def test_insecure_file_warning_is_a_user_warning(self):
-        """The warning class can be filtered like any UserWarning."""
-        assert issubclass(InsecureFileWarning, UserWarning)

@@ -8,10 +8,11 @@ import stat
 import pytest
 
 from abstractcore_secrets import ConfigurationError, Fingerprinter, Secret
-from abstractcore_secrets.fingerprint import default_key_path
+from abstractcore_secrets.fingerprint import FingerprintKeyWarning, default_key_path
 
 
-def _fingerprint_in_child(queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _fingerprint_in_child(queue, barrier) -> None:
+    barrier.wait()  # all children reach the key file's creation together
     queue.put(Fingerprinter().fingerprint("same-value"))
 
 
@@ -42,7 +43,10 @@ class TestFingerprinter:
         """Processes started together end with one key, so their fingerprints match."""
         context = multiprocessing.get_context("fork")
         queue = context.Queue()
-        children = [context.Process(target=_fingerprint_in_child, args=(queue,)) for _ in range(6)]
+        barrier = context.Barrier(6)
+        children = [
+            context.Process(target=_fingerprint_in_child, args=(queue, barrier)) for _ in range(6)
+        ]
         for child in children:
             child.start()
         for child in children:
@@ -56,6 +60,15 @@ class TestFingerprinter:
         expected = Fingerprinter(b"shared-key-0123456789").fingerprint("v")
         assert Fingerprinter().fingerprint("v") == expected
         assert not default_key_path().exists()
+
+    def test_unwritable_home_falls_back_with_a_warning(self, tmp_path):
+        """A read-only home does not break resolutions: a process key, and a warning."""
+        blocked = tmp_path / "a-file"  # a folder cannot be made under it, even by root
+        blocked.write_text("")
+        fingerprinter = Fingerprinter(key_path=blocked / "secrets" / "fingerprint.key")
+        with pytest.warns(FingerprintKeyWarning, match="ABSTRACTCORE_SECRETS_FINGERPRINT_KEY"):
+            first = fingerprinter.fingerprint("v")
+        assert first == fingerprinter.fingerprint("v")
 
     def test_short_environment_key_is_refused(self, monkeypatch):
         """A short key is refused with a command that makes a good one."""

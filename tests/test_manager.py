@@ -13,6 +13,7 @@ from abstractcore_secrets import (
     Action,
     AuthenticationError,
     ConfigFileSecretProvider,
+    ConfigurationError,
     EnvironmentSecretProvider,
     ErrorCategory,
     InvalidSourceError,
@@ -163,6 +164,18 @@ class TestFailurePolicy:
         assert (resolution.outcome, resolution.source) == (Outcome.FOUND, "config")
         assert resolution.attempts[0].outcome is Outcome.DENIED
 
+    def test_policy_accepts_names_and_refuses_unknown_ones(self, fingerprinter):
+        """Policies from config files use names; a typo is a ConfigurationError."""
+        manager = _manager(
+            FailingSecretProvider(SourceForbiddenError("403"), name="vault"),
+            InMemorySecretProvider({"openai": "fallback"}, name="config"),
+            policy={"forbidden": "continue"},
+            fingerprinter=fingerprinter,
+        )
+        assert manager.resolve("openai").source == "config"
+        with pytest.raises(ConfigurationError, match="'forbiden'"):
+            _manager(policy={"forbiden": "continue"})
+
     def test_untyped_exception_is_an_error_without_its_message(self, fingerprinter):
         """A third-party source raising a bare exception does not crash the chain or leak."""
 
@@ -201,10 +214,22 @@ class TestGetApiKey:
         assert isinstance(caught.value, ResolutionDeniedError)
         assert caught.value.resolution.outcome is Outcome.DENIED
 
-    def test_invalid_provider_name_is_refused(self, fingerprinter):
-        """Provider names are checked before they reach paths and variable names."""
-        with pytest.raises(ValueError, match="not a provider name"):
+    def test_invalid_provider_name_is_refused_without_echo(self, fingerprinter):
+        """Provider names are checked before they reach paths; the input is not repeated."""
+        with pytest.raises(ValueError, match="not a provider name") as caught:
             _manager(fingerprinter=fingerprinter).resolve("../../etc/passwd")
+        assert "passwd" not in str(caught.value)
+
+    @pytest.mark.parametrize(
+        "key",
+        ["sk-proj-T3BlbkFJabc123", "hf_abcdefghijklmnopqrstuvwxyzABCDEFGH", "AKIAABCDEFGHIJKLMNOP"],
+        ids=["openai", "huggingface", "aws"],
+    )
+    def test_a_key_passed_as_provider_name_is_refused_unseen(self, fingerprinter, key):
+        """A key in the provider slot is refused, and never shows in the error."""
+        with pytest.raises(ConfigurationError, match="pass the key as api_key=") as caught:
+            _manager(fingerprinter=fingerprinter).get_api_key(key)
+        assert key.lower() not in str(caught.value).lower()
 
     def test_provider_names_are_case_insensitive(self, fingerprinter):
         """'OpenAI' resolves like 'openai'."""
