@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import traceback
 import urllib.parse
 from collections.abc import Iterable
 
@@ -39,6 +40,26 @@ def encodings(value: str) -> set[str]:
         if len(core) >= 8:
             forms.add(core)
     return forms
+
+
+def exception_texts(error: BaseException) -> list[str]:
+    """Return every text an error reporter could read off ``error``.
+
+    Its message, ``repr``, attributes and formatted traceback, and the same for each
+    exception chained to it (``__cause__``, ``__context__``), as Sentry-like tools walk them.
+    """
+    texts: list[str] = []
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        texts += [str(current), repr(current), repr(vars(current))]
+        texts.append("".join(traceback.format_exception(current)))
+        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+    return texts
 
 
 def find_leaks(texts: Iterable[str | bytes], values: Iterable[str]) -> list[str]:
