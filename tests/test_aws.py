@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
-from abstractcore_secrets import AWSSecretsProvider, ConfigurationError, InvalidSourceError
+from abstractcore_secrets import (
+    AWSSecretsProvider,
+    ConfigurationError,
+    InvalidSourceError,
+    SourceForbiddenError,
+    SourceThrottledError,
+    SourceTimeoutError,
+    SourceUnauthenticatedError,
+    SourceUnavailableError,
+)
+from abstractcore_secrets.testing import FaultProxy
 
 pytestmark = pytest.mark.server
 
@@ -90,3 +101,73 @@ class TestAWSSecretsProvider:
         """A template that would read one secret for every provider is a configuration error."""
         with pytest.raises(ConfigurationError, match="must contain"):
             AWSSecretsProvider(secret_id_template="abstractcore/shared")
+
+
+def _aws_error(code: str, status: int = 400) -> tuple[int, bytes, dict[str, str]]:
+    body = json.dumps({"__type": code, "message": f"{code} for the test"}).encode()
+    return (
+        status,
+        body,
+        {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "req-" + code},
+    )
+
+
+@pytest.fixture
+def proxied(moto_server, aws_credentials):
+    with FaultProxy(moto_server) as proxy:
+        source = AWSSecretsProvider(endpoint_url=proxy.address, connect_timeout=1, read_timeout=1)
+        yield proxy, source
+        source.close()
+
+
+class TestAWSErrors:
+    @pytest.mark.parametrize(
+        ("code", "status", "error_type"),
+        [
+            ("AccessDeniedException", 400, SourceForbiddenError),
+            ("DecryptionFailure", 400, SourceForbiddenError),
+            ("UnrecognizedClientException", 400, SourceUnauthenticatedError),
+            ("ExpiredTokenException", 400, SourceUnauthenticatedError),
+            ("ThrottlingException", 400, SourceThrottledError),
+            ("InternalServiceError", 500, SourceUnavailableError),
+            ("InvalidRequestException", 400, InvalidSourceError),
+        ],
+        ids=lambda value: value if isinstance(value, str) else None,
+    )
+    def test_error_codes_map_to_categories(self, aws_admin, proxied, code, status, error_type):
+        """Each GetSecretValue error code maps to its category with AWS's request id."""
+        proxy, source = proxied
+        aws_admin.create_secret(Name="abstractcore/openai", SecretString="sk-never-shown")
+        proxy.respond(*_aws_error(code, status))
+        with pytest.raises(error_type) as caught:
+            source.fetch("openai")
+        assert caught.value.request_id == "req-" + code
+        assert caught.value.locator == "aws:abstractcore/openai"
+        assert code in str(caught.value)
+        assert "sk-never-shown" not in str(caught.value)
+        assert proxy.requests == 1  # one call: botocore's own retries are off
+
+    def test_server_down_is_unavailable(self, proxied):
+        """Connection refused: unavailable, naming what to check."""
+        proxy, source = proxied
+        proxy.stop()
+        with pytest.raises(SourceUnavailableError, match="cannot reach AWS"):
+            source.fetch("openai")
+
+    def test_slow_server_times_out_within_the_deadline(self, aws_admin, proxied):
+        """A server slower than read_timeout: timeout after about that long, no hang."""
+        proxy, source = proxied
+        aws_admin.create_secret(Name="abstractcore/openai", SecretString="k")
+        proxy.delay(5)
+        started = time.perf_counter()
+        with pytest.raises(SourceTimeoutError):
+            source.fetch("openai")
+        assert time.perf_counter() - started < 3
+
+    def test_dropped_connection_is_unavailable(self, aws_admin, proxied):
+        """A connection closed without an answer is unavailable."""
+        proxy, source = proxied
+        aws_admin.create_secret(Name="abstractcore/openai", SecretString="k")
+        proxy.drop()
+        with pytest.raises(SourceUnavailableError):
+            source.fetch("openai")

@@ -205,6 +205,14 @@ class AzureKeyVaultEmulator:
             self._faults.clear()
             self._delay = (0.0, None)
 
+    def credential(self) -> EmulatorCredential:
+        """Return a TokenCredential that hands out the token this emulator accepts."""
+        return EmulatorCredential(self.expected_token)
+
+    def client_options(self) -> dict[str, Any]:
+        """Return the ``SecretClient`` options needed to reach this emulator over TLS."""
+        return {"connection_verify": self.ca_pem_path, "verify_challenge_resource": False}
+
     def _answer(
         self, request_id: str, method: str, path: str, authorization: str | None, body: bytes
     ) -> _Answer:
@@ -419,3 +427,18 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401, ARG002
         # The default writes each request line to stderr; tests stay quiet.
         return
+
+
+class EmulatorCredential:
+    """An azure-core ``TokenCredential`` with one fixed token, counting what it was asked."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.calls = 0
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:  # noqa: ANN401, ARG002 - the protocol
+        """Return the fixed token, valid for an hour."""
+        from azure.core.credentials import AccessToken
+
+        self.calls += 1
+        return AccessToken(self.token, int(time.time()) + 3600)

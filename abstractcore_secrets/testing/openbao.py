@@ -71,6 +71,8 @@ class OpenBaoServer:
         # The dev server writes ~/.vault-token; give it a home of its own.
         environment = {**os.environ, "HOME": self._home}
         log = Path(self._home) / "server.log"
+        if self.tls:
+            (Path(self._home) / "tls").mkdir(exist_ok=True)
         with log.open("ab") as log_stream:
             self._process = subprocess.Popen(  # noqa: S603 - fixed argument list
                 [
