@@ -13,13 +13,22 @@ import pytest
 from clirun import run_cli
 
 from abstractcore_secrets import (
+    AWSSecretsProvider,
+    AzureKeyVaultProvider,
     ConfigFileSecretProvider,
     EnvironmentSecretProvider,
+    Resilience,
+    RetryPolicy,
     SecretsError,
     SecretsManager,
     VaultSecretProvider,
 )
-from abstractcore_secrets.testing import OpenBaoServer, free_port
+from abstractcore_secrets.testing import (
+    AzureKeyVaultEmulator,
+    FaultProxy,
+    OpenBaoServer,
+    free_port,
+)
 from abstractcore_secrets.testing.canary import canary, exception_texts, find_leaks
 
 pytestmark = pytest.mark.server
@@ -140,3 +149,47 @@ def test_no_canary_anywhere(
 
     assert "found" in "".join(emitted)  # the search ran over real output
     assert find_leaks(emitted, [*values.values(), vault_token]) == []
+
+
+def test_no_canary_from_the_cloud_sources(moto_server, aws_admin, monkeypatch, fingerprinter):
+    """AWS and Azure: values and credentials never reach results, errors or their chains.
+
+    (The SDKs' own DEBUG logs are scrubbed by the telemetry layer's logging filter, with its
+    own canary test; here the search covers what our code emits.)
+    """
+    secret_key, azure_token = canary("aws-secret-key"), canary("azure-token")
+    values = {name: canary(f"sk-canary-{name}") for name in ("aws", "azure")}
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret_key)
+    aws_admin.create_secret(Name="abstractcore/openai", SecretString=values["aws"])
+    throttled = json.dumps({"__type": "ThrottlingException", "message": "slow down"}).encode()
+    emitted: list[str] = []
+    with FaultProxy(moto_server) as proxy, AzureKeyVaultEmulator(token=azure_token) as azure:
+        azure.set_secret("anthropic", values["azure"])
+        aws = AWSSecretsProvider(endpoint_url=proxy.address, read_timeout=0.5)
+        key_vault = AzureKeyVaultProvider(
+            azure.vault_url,
+            credential=azure.credential(),
+            read_timeout=0.5,
+            client_options=azure.client_options(),
+        )
+        manager = SecretsManager(
+            [aws, key_vault],
+            cache=None,
+            attempt_middleware=[Resilience(RetryPolicy(attempts=1))],
+            fingerprinter=fingerprinter,
+        )
+        for provider in ("openai", "anthropic", "mistral"):
+            emitted += _emitted_by(lambda p=provider: manager.resolve(p))
+        proxy.respond(400, throttled, {"Content-Type": "application/x-amz-json-1.1"})
+        azure.fail_with(403)
+        emitted += _emitted_by(lambda: manager.resolve("openai"))
+        emitted += _emitted_by(lambda: manager.get_api_key("anthropic"))
+        proxy.clear()
+        proxy.delay(2)
+        azure.clear_faults()
+        azure.slow(2)
+        emitted += _emitted_by(lambda: manager.resolve("anthropic"))
+        aws.close()
+        key_vault.close()
+    assert "found" in "".join(emitted)
+    assert find_leaks(emitted, [*values.values(), secret_key, azure_token]) == []

@@ -48,16 +48,17 @@ def six(openbao, moto_server, aws_admin, azure, config_path, fingerprinter):
     azure.set_secret("groq", "azure-groq")
     azure.set_secret("mistral", "from-azure")
     config_path.parent.mkdir(parents=True)
-    config_path.write_text(json.dumps({"api_keys": {"mistral": "config-mistral",
-                                                    "ollama": "from-config"}}))
+    config_path.write_text(
+        json.dumps({"api_keys": {"mistral": "config-mistral", "ollama": "from-config"}})
+    )
     config_path.chmod(0o600)
     sources = {
-        "env": EnvironmentSecretProvider({"OPENAI_API_KEY": "from-env",
-                                          "ANTHROPIC_API_KEY": ""}),
+        "env": EnvironmentSecretProvider({"OPENAI_API_KEY": "from-env", "ANTHROPIC_API_KEY": ""}),
         "vault": VaultSecretProvider(openbao.address, "root", f"secret/data/{vault_path}"),
         "aws": AWSSecretsProvider(endpoint_url=moto_server),
-        "azure": AzureKeyVaultProvider(azure.vault_url, credential=azure.credential(),
-                                       client_options=azure.client_options()),
+        "azure": AzureKeyVaultProvider(
+            azure.vault_url, credential=azure.credential(), client_options=azure.client_options()
+        ),
         "config": ConfigFileSecretProvider(),
     }
     yield sources
@@ -85,27 +86,39 @@ class TestWholeChain:
             assert (resolution.source, resolution.value.reveal()) == (source, value), provider
         trail = manager.resolve("ollama").attempts
         assert [(a.source, a.outcome) for a in trail] == [
-            ("env", Outcome.NOT_FOUND), ("vault", Outcome.NOT_FOUND), ("aws", Outcome.NOT_FOUND),
-            ("azure", Outcome.NOT_FOUND), ("config", Outcome.FOUND)]
+            ("env", Outcome.NOT_FOUND),
+            ("vault", Outcome.NOT_FOUND),
+            ("aws", Outcome.NOT_FOUND),
+            ("azure", Outcome.NOT_FOUND),
+            ("config", Outcome.FOUND),
+        ]
 
     def test_reordered_chain(self, six, fingerprinter):
         """Reversed, the config file and Azure answer first."""
-        manager = SecretsManager(list(reversed(six.values())), cache=None,
-                                 fingerprinter=fingerprinter)
+        manager = SecretsManager(
+            list(reversed(six.values())), cache=None, fingerprinter=fingerprinter
+        )
         assert manager.resolve("mistral").source == "config"
         assert manager.resolve("groq").source == "azure"
         assert manager.resolve("openrouter").source == "aws"
 
-    def test_forbidden_at_a_managed_source_fails_closed(self, six, aws_admin, moto_server,
-                                                         fingerprinter):
+    def test_forbidden_at_a_managed_source_fails_closed(
+        self, six, aws_admin, moto_server, fingerprinter
+    ):
         """AccessDenied at AWS stops the chain: Azure and the config file are not consulted."""
         body = json.dumps({"__type": "AccessDeniedException", "message": "no"}).encode()
         with FaultProxy(moto_server) as proxy:
             proxy.respond(400, body, {"Content-Type": "application/x-amz-json-1.1"})
-            chain = [six["env"], six["vault"], AWSSecretsProvider(endpoint_url=proxy.address),
-                     six["azure"], six["config"]]
-            resolution = SecretsManager(chain, cache=None,
-                                        fingerprinter=fingerprinter).resolve("mistral")
+            chain = [
+                six["env"],
+                six["vault"],
+                AWSSecretsProvider(endpoint_url=proxy.address),
+                six["azure"],
+                six["config"],
+            ]
+            resolution = SecretsManager(chain, cache=None, fingerprinter=fingerprinter).resolve(
+                "mistral"
+            )
         assert resolution.outcome is Outcome.DENIED
         assert [a.source for a in resolution.attempts] == ["env", "vault", "aws"]
 
@@ -118,14 +131,24 @@ class TestFaultsWhileRunning:
         openbao.put_kv("faults/abstractcore", {"openai": "before-outage"})
         clock = Clock()
         with FaultProxy(openbao.address) as proxy:
-            vault = VaultSecretProvider(proxy.address, "root", "secret/data/faults/abstractcore",
-                                        timeout=1, connect_timeout=0.5)
-            resilience = Resilience(RetryPolicy(attempts=2, wait_initial=0.01, wait_jitter=0),
-                                    failure_threshold=2, reset_timeout=120, clock=clock)
+            vault = VaultSecretProvider(
+                proxy.address,
+                "root",
+                "secret/data/faults/abstractcore",
+                timeout=1,
+                connect_timeout=0.5,
+            )
+            resilience = Resilience(
+                RetryPolicy(attempts=2, wait_initial=0.01, wait_jitter=0),
+                failure_threshold=2,
+                reset_timeout=120,
+                clock=clock,
+            )
             manager = SecretsManager(
                 [vault],
-                cache=ResolutionCache(60, max_stale=600, stale_retry=5, clock=clock,
-                                      jitter=lambda: 0.999),
+                cache=ResolutionCache(
+                    60, max_stale=600, stale_retry=5, clock=clock, jitter=lambda: 0.999
+                ),
                 attempt_middleware=[resilience],
                 fingerprinter=fingerprinter,
             )
@@ -153,11 +176,14 @@ class TestFaultsWhileRunning:
         openbao.put_kv("faults/maxstale", {"openai": "old"})
         clock = Clock()
         with FaultProxy(openbao.address) as proxy:
-            vault = VaultSecretProvider(proxy.address, "root", "secret/data/faults/maxstale",
-                                        timeout=1, connect_timeout=0.5)
+            vault = VaultSecretProvider(
+                proxy.address, "root", "secret/data/faults/maxstale", timeout=1, connect_timeout=0.5
+            )
             manager = SecretsManager(
-                [vault], cache=ResolutionCache(60, max_stale=100, clock=clock, jitter=lambda: 0.999),
-                fingerprinter=fingerprinter)
+                [vault],
+                cache=ResolutionCache(60, max_stale=100, clock=clock, jitter=lambda: 0.999),
+                fingerprinter=fingerprinter,
+            )
             manager.resolve("openai")
             proxy.stop()
             clock.now += 60 + 101
@@ -165,8 +191,7 @@ class TestFaultsWhileRunning:
             vault.close()
         assert (resolution.outcome, resolution.stale) == (Outcome.ERROR, False)
 
-    def test_slow_source_fails_over_within_its_deadline(self, openbao, config_path,
-                                                         fingerprinter):
+    def test_slow_source_fails_over_within_its_deadline(self, openbao, config_path, fingerprinter):
         """A hanging Vault costs at most its timeout; the next source answers."""
         config_path.parent.mkdir(parents=True)
         config_path.write_text(json.dumps({"api_keys": {"openai": "from-config"}}))
@@ -175,9 +200,12 @@ class TestFaultsWhileRunning:
             vault = VaultSecretProvider(proxy.address, "root", timeout=0.5)
             vault.fetch("openai")
             proxy.delay(10)
-            manager = SecretsManager([vault, ConfigFileSecretProvider()], cache=None,
-                                     attempt_middleware=[Resilience()],
-                                     fingerprinter=fingerprinter)
+            manager = SecretsManager(
+                [vault, ConfigFileSecretProvider()],
+                cache=None,
+                attempt_middleware=[Resilience()],
+                fingerprinter=fingerprinter,
+            )
             resolution = manager.resolve("openai")
             vault.close()
         assert (resolution.source, resolution.attempts[0].error_type) == ("config", "timeout")
@@ -191,10 +219,12 @@ class TestRotation:
         """The backend's value changes; the next refresh serves it with a new fingerprint."""
         clock = Clock()
         rotations = {
-            "anthropic": lambda: openbao.put_kv("chain/abstractcore",
-                                                {"anthropic": "vault-rotated"}),
-            "groq": lambda: aws_admin.put_secret_value(SecretId="abstractcore/groq",
-                                                       SecretString="aws-rotated"),
+            "anthropic": lambda: openbao.put_kv(
+                "chain/abstractcore", {"anthropic": "vault-rotated"}
+            ),
+            "groq": lambda: aws_admin.put_secret_value(
+                SecretId="abstractcore/groq", SecretString="aws-rotated"
+            ),
             "mistral": lambda: azure.set_secret("mistral", "azure-rotated"),
         }
         manager = SecretsManager(

@@ -142,6 +142,28 @@ class TestSetSecretsProvider:
         assert run_cli("get", "groq", "--reveal").stdout == "sk-groq-from-vault\n"
 
 
+class TestSetCloudProviders:
+    def test_aws_and_azure_flags(self, config_path):
+        """--aws-region and --vault-url write their sources; the chain then includes them."""
+        assert run_cli("--set-secrets-provider", "aws", "--aws-region", "eu-west-1").returncode == 0
+        result = run_cli(
+            "--set-secrets-provider", "azure", "--vault-url", "https://example.vault.azure.net"
+        )
+        assert result.returncode == 0, result.stderr
+        sources = json.loads(config_path.read_text())["secrets"]["sources"]
+        assert sources == {
+            "aws": {"region": "eu-west-1"},
+            "azure": {"vault_url": "https://example.vault.azure.net"},
+        }
+
+    def test_azure_needs_a_vault_url(self, config_path):
+        """Without --vault-url, azure is a usage error and nothing is written."""
+        result = run_cli("--set-secrets-provider", "azure")
+        assert result.returncode == 2
+        assert "--vault-url" in result.stderr
+        assert not config_path.exists()
+
+
 def test_demo_runs_offline_and_shows_every_section():
     """The demo runs on its embedded setup and shows precedence through refusal."""
     result = run_cli("demo")

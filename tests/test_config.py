@@ -8,6 +8,7 @@ import pytest
 
 from abstractcore_secrets import (
     ConfigurationError,
+    InsecureFileError,
     InsecureFilePolicy,
     build_secrets_manager,
     load_settings,
@@ -162,3 +163,111 @@ class TestBuildSecretsManager:
         _write(config_path, {"sources": {"vault": {"adress": "http://x"}}})
         with pytest.raises(ConfigurationError, match="unknown options \\['adress'\\]"):
             build_secrets_manager()
+
+
+class TestManagedSourcesFromConfig:
+    @pytest.mark.server
+    def test_aws_from_the_config_file(self, config_path, moto_server, aws_admin):
+        """secrets.sources.aws joins the default chain and reads from its endpoint."""
+        aws_admin.create_secret(Name="team/openai", SecretString="sk-from-aws")
+        _write(
+            config_path,
+            {
+                "sources": {
+                    "aws": {
+                        "region": "us-east-1",
+                        "endpoint_url": moto_server,
+                        "secret_id_template": "team/{provider}",
+                        "read_timeout": 2,
+                    }
+                }
+            },
+        )
+        manager = build_secrets_manager()
+        assert [s.name for s in manager.sources] == ["env", "aws", "config"]
+        resolution = manager.resolve("openai")
+        assert (resolution.source, resolution.locator) == ("aws", "aws:team/openai")
+
+    def test_azure_and_the_order_of_managed_sources(self, config_path):
+        """vault, aws, azure join in that order between env and config."""
+        _write(
+            config_path,
+            {
+                "sources": {
+                    "azure": {"vault_url": "https://example.vault.azure.net"},
+                    "vault": {"addr": "http://127.0.0.1:8200", "token": "t"},
+                    "aws": {"region": "eu-west-1"},
+                }
+            },
+        )
+        manager = build_secrets_manager()
+        assert [s.name for s in manager.sources] == ["env", "vault", "aws", "azure", "config"]
+
+    @pytest.mark.server
+    def test_vault_approle_from_the_config_file(self, config_path, openbao, tmp_path):
+        """auth.method approle with a private secret_id_file logs in and reads."""
+        openbao.request("POST", "sys/auth/approle-config", {"type": "approle"})
+        openbao.request(
+            "POST",
+            "sys/policies/acl/read-all",
+            {"policy": 'path "secret/data/*" { capabilities = ["read"] }'},
+        )
+        openbao.request("POST", "auth/approle-config/role/app", {"token_policies": ["read-all"]})
+        role_id = openbao.request("GET", "auth/approle-config/role/app/role-id")["data"]["role_id"]
+        secret_id = openbao.request("POST", "auth/approle-config/role/app/secret-id")["data"][
+            "secret_id"
+        ]
+        secret_file = tmp_path / "secret-id"
+        secret_file.write_text(secret_id)
+        secret_file.chmod(0o600)
+        openbao.put_kv("abstractcore", {"vllm": "sk-approle-config"})
+        _write(
+            config_path,
+            {
+                "sources": {
+                    "vault": {
+                        "addr": openbao.address,
+                        "auth": {
+                            "method": "approle",
+                            "role_id": role_id,
+                            "secret_id_file": str(secret_file),
+                            "mount_point": "approle-config",
+                        },
+                    }
+                }
+            },
+        )
+        assert build_secrets_manager().get_api_key("vllm") == "sk-approle-config"
+
+    def test_inline_token_makes_the_file_a_key_file(self, config_path):
+        """A Vault token in a group-readable config file is refused like any key file."""
+        _write(config_path, {"sources": {"vault": {"addr": "http://127.0.0.1:1", "token": "t"}}})
+        config_path.chmod(0o644)
+        with pytest.raises(InsecureFileError, match="chmod 600"):
+            build_secrets_manager()
+
+    @pytest.mark.parametrize(
+        ("sources", "message"),
+        [
+            ({"aws": {"regoin": "x"}}, r"unknown options \['regoin'\]"),
+            ({"aws": {"read_timeout": "fast"}}, "read_timeout must be a float"),
+            ({"azure": {}}, "vault_url is required"),
+            ({"vault": {"addr": "http://x", "auth": {"method": "ldap"}}}, "must be one of"),
+            ({"vault": {"addr": "http://x", "auth": {"method": "jwt"}}}, "jwt auth is missing"),
+        ],
+        ids=["aws-typo", "aws-type", "azure-url", "vault-method", "jwt-missing-role"],
+    )
+    def test_bad_source_options_name_the_fix(self, config_path, sources, message):
+        """Source options are checked by name and type before anything connects."""
+        _write(config_path, {"sources": sources})
+        with pytest.raises(ConfigurationError, match=message):
+            build_secrets_manager()
+
+    def test_resilience_settings(self, config_path):
+        """secrets.resilience configures retries and circuit breakers."""
+        _write(
+            config_path, {"resilience": {"attempts": 5, "failure_threshold": 2, "reset_timeout": 7}}
+        )
+        settings = load_settings()
+        assert settings.resilience == {"attempts": 5, "failure_threshold": 2, "reset_timeout": 7}
+        build_secrets_manager(settings)

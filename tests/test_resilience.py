@@ -38,8 +38,9 @@ class Clock:
 
 
 def _manager(*sources, resilience, fingerprinter):
-    return SecretsManager(list(sources), cache=None, attempt_middleware=[resilience],
-                          fingerprinter=fingerprinter)
+    return SecretsManager(
+        list(sources), cache=None, attempt_middleware=[resilience], fingerprinter=fingerprinter
+    )
 
 
 class TestCircuitBreaker:
@@ -47,10 +48,15 @@ class TestCircuitBreaker:
         """After failure_threshold failures the source is skipped: tries 0, CircuitOpenError."""
         clock = Clock()
         down = FailingSecretProvider(SourceUnavailableError("down"), name="vault")
-        resilience = Resilience(RetryPolicy(attempts=1), failure_threshold=3, reset_timeout=30,
-                                clock=clock)
-        manager = _manager(down, InMemorySecretProvider({"openai": "k"}, name="config"),
-                           resilience=resilience, fingerprinter=fingerprinter)
+        resilience = Resilience(
+            RetryPolicy(attempts=1), failure_threshold=3, reset_timeout=30, clock=clock
+        )
+        manager = _manager(
+            down,
+            InMemorySecretProvider({"openai": "k"}, name="config"),
+            resilience=resilience,
+            fingerprinter=fingerprinter,
+        )
         for _ in range(3):
             assert manager.resolve("openai").source == "config"
         assert resilience.breaker("vault").state is CircuitState.OPEN
@@ -62,10 +68,12 @@ class TestCircuitBreaker:
     def test_half_open_probe_closes_on_success_or_reopens_on_failure(self, fingerprinter):
         """After reset_timeout one probe goes through; its result decides the state."""
         clock = Clock()
-        flaky = FailingSecretProvider(SourceUnavailableError("down"), name="vault",
-                                      fallback={"openai": "k"})
-        resilience = Resilience(RetryPolicy(attempts=1), failure_threshold=1, reset_timeout=10,
-                                clock=clock)
+        flaky = FailingSecretProvider(
+            SourceUnavailableError("down"), name="vault", fallback={"openai": "k"}
+        )
+        resilience = Resilience(
+            RetryPolicy(attempts=1), failure_threshold=1, reset_timeout=10, clock=clock
+        )
         manager = _manager(flaky, resilience=resilience, fingerprinter=fingerprinter)
         manager.resolve("openai")
         clock.now += 10
@@ -113,7 +121,9 @@ class TestRetries:
         assert time.perf_counter() - started >= 0.05 + 0.1  # two backoffs: 0.05, then 0.1
 
     @pytest.mark.parametrize(
-        "error", [SourceForbiddenError("403"), SourceTimeoutError("slow")], ids=["denied", "timeout"]
+        "error",
+        [SourceForbiddenError("403"), SourceTimeoutError("slow")],
+        ids=["denied", "timeout"],
     )
     def test_denials_and_timeouts_are_not_retried(self, fingerprinter, error):
         """Retrying a denial is pointless; retrying a timeout multiplies the wait."""
@@ -122,8 +132,7 @@ class TestRetries:
         assert manager.resolve("openai").attempts[0].tries == 1
 
     @pytest.mark.server
-    def test_aws_throttling_is_retried_until_it_passes(self, moto_server, aws_admin,
-                                                       fingerprinter):
+    def test_aws_throttling_is_retried_until_it_passes(self, moto_server, aws_admin, fingerprinter):
         """Two ThrottlingExceptions from the wire, then the key: one attempt, three tries."""
         aws_admin.create_secret(Name="abstractcore/openai", SecretString="sk-after-throttle")
         body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
@@ -143,8 +152,11 @@ class TestRetries:
         """A 429 with Retry-After: 1 waits a second, then succeeds on the next try."""
         with AzureKeyVaultEmulator() as vault:
             vault.set_secret("openai", "sk-after-429")
-            source = AzureKeyVaultProvider(vault.vault_url, credential=vault.credential(),
-                                           client_options=vault.client_options())
+            source = AzureKeyVaultProvider(
+                vault.vault_url,
+                credential=vault.credential(),
+                client_options=vault.client_options(),
+            )
             source.fetch("openai")
             vault.fail_with(429, retry_after=1, times=1)
             manager = _manager(source, resilience=Resilience(), fingerprinter=fingerprinter)
@@ -161,13 +173,17 @@ class TestRetries:
         """A server asking for 60 s is not waited for: the attempt fails, the chain moves on."""
         with AzureKeyVaultEmulator() as vault:
             vault.set_secret("openai", "sk-x")
-            source = AzureKeyVaultProvider(vault.vault_url, credential=vault.credential(),
-                                           client_options=vault.client_options())
+            source = AzureKeyVaultProvider(
+                vault.vault_url,
+                credential=vault.credential(),
+                client_options=vault.client_options(),
+            )
             source.fetch("openai")
             vault.fail_with(429, retry_after=60)
             fallback = InMemorySecretProvider({"openai": "k"}, name="config")
-            manager = _manager(source, fallback, resilience=Resilience(),
-                               fingerprinter=fingerprinter)
+            manager = _manager(
+                source, fallback, resilience=Resilience(), fingerprinter=fingerprinter
+            )
             started = time.perf_counter()
             resolution = manager.resolve("openai")
             source.close()
