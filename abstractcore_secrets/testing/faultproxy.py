@@ -293,6 +293,11 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as requests and botocore expect
     server: _Server
 
+    def setup(self) -> None:
+        # Separate header and body writes would otherwise wait on Nagle and delayed ACKs.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().setup()
+
     def log_message(self, _format: str, *_args: object) -> None:
         """Log nothing: request lines and errors may carry tokens."""
 
