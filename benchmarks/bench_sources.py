@@ -46,9 +46,15 @@ def main() -> None:  # noqa: PLR0915 - a script: one story, top to bottom
     runs = 20 if parser.parse_args().quick else 500
 
     home = Path(tempfile.mkdtemp(prefix="bench-sources-"))
-    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "ABSTRACTCORE_HOME": str(home),
-                       "OPENAI_API_KEY": "sk-bench-env"})
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "ABSTRACTCORE_HOME": str(home),
+            "OPENAI_API_KEY": "sk-bench-env",
+        }
+    )
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.getLogger("stamina").setLevel(logging.ERROR)
 
@@ -89,26 +95,36 @@ def main() -> None:  # noqa: PLR0915 - a script: one story, top to bottom
 
         vault = VaultSecretProvider(bao.address, bao.root_token)
         aws = AWSSecretsProvider(endpoint_url=moto_url)
-        key_vault = AzureKeyVaultProvider(azure.vault_url, credential=azure.credential(),
-                                          client_options=azure.client_options())
-        bare_azure = SecretClient(azure.vault_url, azure.credential(), retry_total=0,
-                                  **azure.client_options())
+        key_vault = AzureKeyVaultProvider(
+            azure.vault_url, credential=azure.credential(), client_options=azure.client_options()
+        )
+        bare_azure = SecretClient(
+            azure.vault_url, azure.credential(), retry_total=0, **azure.client_options()
+        )
 
         def ours(source: object) -> Callable[[], object]:
-            manager = SecretsManager([source], cache=None,  # type: ignore[list-item]
-                                     attempt_middleware=[Resilience()])
+            manager = SecretsManager(
+                [source],
+                cache=None,  # type: ignore[list-item]
+                attempt_middleware=[Resilience()],
+            )
             return lambda: manager.get_api_key("openai")
 
         candidates: dict[str, tuple[Callable[[], object], str | None]] = {
             "vault (ours)": (ours(vault), "vault (bare hvac read)"),
-            "vault (bare hvac read)": (lambda: vault.client.secrets.kv.v2.read_secret_version(
-                path="abstractcore", mount_point="secret", raise_on_deleted_version=True), None),
+            "vault (bare hvac read)": (
+                lambda: vault.client.secrets.kv.v2.read_secret_version(
+                    path="abstractcore", mount_point="secret", raise_on_deleted_version=True
+                ),
+                None,
+            ),
             "aws (ours)": (ours(aws), "aws (bare boto3 get_secret_value)"),
             "aws (bare boto3 get_secret_value)": (
-                lambda: aws_client.get_secret_value(SecretId="abstractcore/openai"), None),
+                lambda: aws_client.get_secret_value(SecretId="abstractcore/openai"),
+                None,
+            ),
             "azure (ours)": (ours(key_vault), "azure (bare SecretClient.get_secret)"),
-            "azure (bare SecretClient.get_secret)": (lambda: bare_azure.get_secret("openai"),
-                                                     None),
+            "azure (bare SecretClient.get_secret)": (lambda: bare_azure.get_secret("openai"), None),
             "env (ours)": (ours(EnvironmentSecretProvider()), None),
             "config file (ours)": (ours(ConfigFileSecretProvider(config)), None),
         }
@@ -122,8 +138,9 @@ def main() -> None:  # noqa: PLR0915 - a script: one story, top to bottom
 
         print("\nPart 2: faults, Vault behind a proxy, config file as fallback (ms)")
         with FaultProxy(bao.address) as proxy:
-            proxied = VaultSecretProvider(proxy.address, bao.root_token, timeout=0.5,
-                                          connect_timeout=0.5)
+            proxied = VaultSecretProvider(
+                proxy.address, bao.root_token, timeout=0.5, connect_timeout=0.5
+            )
             resilience = Resilience(RetryPolicy(), failure_threshold=3, reset_timeout=1.0)
             manager = SecretsManager(
                 [proxied, ConfigFileSecretProvider(config)],
@@ -139,10 +156,14 @@ def main() -> None:  # noqa: PLR0915 - a script: one story, top to bottom
                 resolution = manager.resolve("openai")
                 failovers.append((time.perf_counter() - started) * 1e3)
                 manager.invalidate("openai")
-            print(f"failover, Vault refusing connections, circuit closed (3 tries): "
-                  f"{failovers[0]:8.2f}  -> served by {resolution.source}")
-            print(f"failover, circuit open (Vault skipped):                       "
-                  f"{failovers[-1]:8.2f}")
+            print(
+                f"failover, Vault refusing connections, circuit closed (3 tries): "
+                f"{failovers[0]:8.2f}  -> served by {resolution.source}"
+            )
+            print(
+                f"failover, circuit open (Vault skipped):                       "
+                f"{failovers[-1]:8.2f}"
+            )
             proxy.start()
             came_back = time.perf_counter()
             while True:
@@ -150,14 +171,18 @@ def main() -> None:  # noqa: PLR0915 - a script: one story, top to bottom
                 if resolution.source == "vault" and not resolution.stale:
                     break
                 time.sleep(0.01)
-            print(f"recovery, Vault back until a fresh Vault value (reset_timeout 1 s): "
-                  f"{(time.perf_counter() - came_back) * 1e3:8.1f}")
+            print(
+                f"recovery, Vault back until a fresh Vault value (reset_timeout 1 s): "
+                f"{(time.perf_counter() - came_back) * 1e3:8.1f}"
+            )
             manager.invalidate()
             proxy.delay(30)
             started = time.perf_counter()
             resolution = manager.resolve("openai")
-            print(f"deadline, Vault hanging, timeout 0.5 s, served by {resolution.source}: "
-                  f"{(time.perf_counter() - started) * 1e3:8.1f}")
+            print(
+                f"deadline, Vault hanging, timeout 0.5 s, served by {resolution.source}: "
+                f"{(time.perf_counter() - started) * 1e3:8.1f}"
+            )
             proxy.clear()
             proxied.close()
         for closable in (vault, aws, key_vault, bare_azure):

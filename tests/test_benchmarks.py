@@ -36,10 +36,22 @@ def test_cache_hit_benchmark_runs_against_moto():
 @pytest.mark.server
 def test_sources_benchmark_runs_against_the_servers():
     """bench_sources.py --quick measures every source and every fault scenario."""
-    result = subprocess.run([sys.executable, str(BENCHMARKS / "bench_sources.py"), "--quick"],
-                            capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_sources.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
-    for label in ("vault (ours)", "aws (ours)", "azure (ours)", "env (ours)", "failover",
-                  "recovery", "deadline"):
+    for label in (
+        "vault (ours)",
+        "aws (ours)",
+        "azure (ours)",
+        "env (ours)",
+        "failover",
+        "recovery",
+        "deadline",
+    ):
         assert label in result.stdout
     assert "served by config" in result.stdout
