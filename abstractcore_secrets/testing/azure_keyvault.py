@@ -14,13 +14,9 @@ operations, and can be told to fail or stall. Deletion is immediate (no ``recove
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import json
-import socket
-import socketserver
 import ssl
-import sys
 import tempfile
 import threading
 import time
@@ -28,11 +24,12 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from ._http import QuietHandler, TrackingHTTPServer
 
 _RESOURCE = "https://vault.azure.net"
 _ERROR_CODES = {401: "Unauthorized", 403: "Forbidden", 404: "SecretNotFound", 429: "Throttled"}
@@ -141,7 +138,7 @@ class AzureKeyVaultEmulator:
             return
         self._stopping.set()
         server.shutdown()
-        server.hang_up()
+        server.cut_connections()
         server.server_close()
         if self._thread is not None:
             self._thread.join()
@@ -343,65 +340,28 @@ class AzureKeyVaultEmulator:
         return {"value": version.value, "id": f"{secret_id}/{version.version}", **bundle}
 
 
-class _Server(ThreadingHTTPServer):
-    # Handler threads are joined on close, so stop() leaves no thread or socket behind.
-    daemon_threads = False
-    block_on_close = True
-
+class _Server(TrackingHTTPServer):
     def __init__(self, address: tuple[str, int], emulator: AzureKeyVaultEmulator) -> None:
         self.emulator = emulator
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
         super().__init__(address, _Handler)
 
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind looks up the host's FQDN, which can stall without DNS.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = "127.0.0.1", int(self.socket.getsockname()[1])
 
-    def process_request(self, request: Any, client_address: Any) -> None:  # noqa: ANN401
-        with self.connections_lock:
-            self.connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:  # noqa: ANN401
-        with self.connections_lock:
-            self.connections.discard(request)
-        super().shutdown_request(request)
-
-    def hang_up(self) -> None:
-        # Wakes handlers blocked reading the next request of a kept-alive connection.
-        with self.connections_lock:
-            for connection in self.connections:
-                with contextlib.suppress(OSError):
-                    socket.socket.shutdown(connection, socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:  # noqa: ANN401
-        # Clients that time out or hang up mid-answer are what the fault tests exercise.
-        if not isinstance(sys.exc_info()[1], OSError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
+class _Handler(QuietHandler):
     server: _Server
 
     def setup(self) -> None:
-        # Headers and body go out in separate writes; without NODELAY, Nagle's algorithm
-        # and the client's delayed ACK add about 40 ms to every response.
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if isinstance(self.request, ssl.SSLSocket):
             self.request.do_handshake()
         super().setup()
 
     # http.server dispatches on these names.
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802
         self._serve()
 
-    def do_PUT(self) -> None:
+    def do_PUT(self) -> None:  # noqa: N802
         self._serve()
 
-    def do_DELETE(self) -> None:
+    def do_DELETE(self) -> None:  # noqa: N802
         self._serve()
 
     def _serve(self) -> None:
@@ -426,10 +386,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(header, value)
         self.end_headers()
         self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401, ARG002
-        # The default writes each request line to stderr; tests stay quiet.
-        return
 
 
 class EmulatorCredential:

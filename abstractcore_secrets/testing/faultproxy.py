@@ -15,19 +15,15 @@ requests and answers carry tokens and secret values.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
-import socket
-import socketserver
-import sys
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
+from ._http import QuietHandler, TrackingHTTPServer
 from .openbao import free_port
 
 __all__ = ["FaultProxy"]
@@ -247,59 +243,14 @@ def _checked(times: int | None) -> int | None:
     return times
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = False  # so that server_close() joins the handler threads
-    allow_reuse_address = True  # a restart binds the same port despite TIME_WAIT connections
-
+class _Server(TrackingHTTPServer):
     def __init__(self, port: int, proxy: FaultProxy) -> None:
         self.proxy = proxy
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
         super().__init__(("127.0.0.1", port), _Handler)
 
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind looks up the host's FQDN, a DNS query nothing here needs.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = "127.0.0.1", self.socket.getsockname()[1]
 
-    # Any, as typeshed declares these parameters.
-    def process_request(self, request: Any, client_address: Any) -> None:  # noqa: ANN401
-        with self.connections_lock:
-            self.connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:  # noqa: ANN401
-        # Forgotten before it is closed, so cut_connections() never touches a closed socket.
-        with self.connections_lock:
-            self.connections.discard(request)
-        super().shutdown_request(request)
-
-    def cut_connections(self) -> None:
-        """Shut every client connection down; idle keep-alive handlers then see end of file."""
-        with self.connections_lock:
-            for connection in self.connections:
-                with contextlib.suppress(OSError):
-                    connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, _request: object, _client_address: object) -> None:
-        # Clients giving up on a delayed request, and stop() cutting connections, are expected.
-        # Anything else is named by type only: messages can quote a header, such as a token.
-        error = sys.exc_info()[1]
-        if not isinstance(error, OSError):
-            sys.stderr.write(f"fault proxy: {type(error).__name__} while handling a request\n")
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as requests and botocore expect
+class _Handler(QuietHandler):
     server: _Server
-
-    def setup(self) -> None:
-        # Separate header and body writes would otherwise wait on Nagle and delayed ACKs.
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().setup()
-
-    def log_message(self, _format: str, *_args: object) -> None:
-        """Log nothing: request lines and errors may carry tokens."""
 
     def _handle(self) -> None:
         proxy = self.server.proxy
