@@ -18,7 +18,6 @@ from botocore.exceptions import (
     EndpointConnectionError,
     ReadTimeoutError,
 )
-from moto.server import ThreadedMotoServer
 
 from abstractcore_secrets.testing import free_port
 from abstractcore_secrets.testing.faultproxy import FaultProxy
@@ -29,14 +28,10 @@ THROTTLING = b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
 AWS_JSON = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "fault-1"}
 
 
-@pytest.fixture(scope="module")
-def moto_address():
-    """A real moto server on a free loopback port, for this module."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+@pytest.fixture
+def moto_address(moto_server):
+    """The session's real moto server."""
+    return moto_server
 
 
 @pytest.fixture
@@ -47,11 +42,8 @@ def proxy(moto_address):
 
 
 @pytest.fixture
-def secret_name(moto_address, monkeypatch):
+def secret_name(moto_address, aws_credentials):
     """A secret holding 'value-1', created straight in moto so the proxy counts nothing."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     name = f"faultproxy-{uuid.uuid4().hex}"
     direct = boto3.client("secretsmanager", endpoint_url=moto_address)
     direct.create_secret(Name=name, SecretString="value-1")

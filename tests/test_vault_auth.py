@@ -120,6 +120,16 @@ class TestAuth:
         auth = AppRoleAuth(role_id, secret_id_file=secret_file, mount_point=mount)
         assert _provider(openbao, auth).get_secret("openai") == "sk-approle"
 
+    def test_approle_ids_from_the_environment(self, openbao, approle, monkeypatch):
+        """VAULT_ROLE_ID and VAULT_SECRET_ID are used when no ids are passed."""
+        openbao.put_kv("abstractcore", {"openai": "sk-approle"})
+        mount, role_id, secret_id = approle("60s")
+        monkeypatch.setenv("VAULT_ROLE_ID", role_id)
+        monkeypatch.setenv("VAULT_SECRET_ID", secret_id)
+        assert _provider(openbao, AppRoleAuth(mount_point=mount)).get_secret("openai") == (
+            "sk-approle"
+        )
+
     def test_bad_approle_credentials_are_unauthenticated(self, openbao, approle):
         """A wrong secret id fails as unauthenticated, naming the method, not the secret."""
         mount, role_id, _ = approle("60s")

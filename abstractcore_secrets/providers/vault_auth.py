@@ -97,7 +97,10 @@ class TokenAuth:
 
 
 class AppRoleAuth:
-    """Log in with an AppRole role id and secret id (each given, or read from a file)."""
+    """Log in with an AppRole role id and secret id.
+
+    Each is given, read from a file, or taken from ``$VAULT_ROLE_ID`` / ``$VAULT_SECRET_ID``.
+    """
 
     method = "approle"
     can_login_again = True
@@ -111,10 +114,13 @@ class AppRoleAuth:
         secret_id_file: Path | str | None = None,
         mount_point: str = "approle",
     ) -> None:
+        role_id = role_id or os.environ.get(envvars.VAULT_ROLE_ID)
+        secret_id = secret_id or os.environ.get(envvars.VAULT_SECRET_ID)
         if not (role_id or role_id_file) or not (secret_id or secret_id_file):
             raise ConfigurationError(
-                "AppRole needs a role id and a secret id: pass role_id= or role_id_file=, "
-                "and secret_id= or secret_id_file="
+                "AppRole needs a role id and a secret id: pass role_id= or role_id_file= (or "
+                f"set {envvars.VAULT_ROLE_ID}), and secret_id= or secret_id_file= (or set "
+                f"{envvars.VAULT_SECRET_ID})"
             )
         self._role_id = role_id
         self._secret_id = secret_id
