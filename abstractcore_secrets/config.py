@@ -24,7 +24,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import envvars
 from .cache import ResolutionCache
@@ -32,8 +32,13 @@ from .config_file import SECRETS, ConfigFile
 from .errors import ConfigurationError
 from .files import InsecureFilePolicy
 from .manager import SecretsManager
+from .redaction import default_policy
 from .resilience import Resilience, RetryPolicy
 from .source_factories import MANAGED_SOURCES, SOURCE_FACTORIES, checked_options
+from .telemetry.stack import observability_middleware
+
+if TYPE_CHECKING:
+    from .telemetry.setup import Telemetry
 
 
 @dataclass(frozen=True)
@@ -95,8 +100,15 @@ def load_settings(
     )
 
 
-def build_secrets_manager(settings: ChainSettings | None = None) -> SecretsManager:
-    """Build a ``SecretsManager`` from ``settings`` (default: :func:`load_settings`)."""
+def build_secrets_manager(
+    settings: ChainSettings | None = None, *, telemetry: Telemetry | None = None
+) -> SecretsManager:
+    """Build a ``SecretsManager`` from ``settings`` (default: :func:`load_settings`).
+
+    Every resolution is traced, measured and audited through the OpenTelemetry API and
+    structured logging: silent until the application configures them, or exported by
+    ``telemetry`` (:func:`~abstractcore_secrets.telemetry.setup.configure_telemetry`).
+    """
     settings = settings or load_settings()
     chain = [SOURCE_FACTORIES[name](settings) for name in settings.chain]
     cache = None
@@ -112,7 +124,18 @@ def build_secrets_manager(settings: ChainSettings | None = None) -> SecretsManag
         timeout=options.pop("timeout", RetryPolicy.timeout),
     )
     resilience = Resilience(retry, **options)
-    return SecretsManager(chain, cache=cache, attempt_middleware=[resilience])
+    if telemetry is not None:
+        middleware, attempt_middleware = telemetry.middleware(resilience=resilience)
+    else:
+        middleware, attempt_middleware = observability_middleware(
+            default_policy(), resilience=resilience
+        )
+    return SecretsManager(
+        chain,
+        cache=cache,
+        middleware=middleware,
+        attempt_middleware=[*attempt_middleware, resilience],
+    )
 
 
 _RESILIENCE = {"attempts": int, "timeout": float, "failure_threshold": int, "reset_timeout": float}

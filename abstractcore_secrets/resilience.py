@@ -173,6 +173,10 @@ class Resilience:
                 self._breakers[source] = breaker
         return breaker
 
+    def breakers(self) -> dict[str, CircuitBreaker]:
+        """Return every source's circuit breaker, by source name."""
+        return dict(self._breakers)
+
     def __call__(self, request: AttemptRequest, call_next: AttemptHandler) -> Attempt:
         """Ask the source unless its circuit is open, retrying what is worth retrying."""
         source = request.source

@@ -21,11 +21,11 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_import_pulls_no_cloud_or_telemetry_sdk():
-    """import abstractcore_secrets imports no hvac, boto3, azure, requests or OTel SDK."""
+    """import abstractcore_secrets imports no hvac, boto3, azure, requests, OTel SDK or grpc."""
     result = _python(
         "import sys, abstractcore_secrets, abstractcore_secrets.cli.main;"
-        "heavy = ('hvac', 'boto3', 'botocore', 'azure', 'requests', 'opentelemetry');"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))"
+        "heavy = ('hvac', 'boto3', 'botocore', 'azure', 'requests', 'opentelemetry.sdk', 'grpc');"
+        "print(sorted(h for h in heavy if any(m == h or m.startswith(h + '.') for m in sys.modules)))"
     )
     assert result.stdout.strip() == "[]", result.stderr
 
@@ -60,7 +60,8 @@ def test_extras_include_the_proposals_names():
         "secrets-all",
     } <= set(extras)
     assert extras["secrets-vault"] == ["abstractcore-secrets[vault]"]
-    assert project["dependencies"] == ["click>=8.1,<9", "stamina>=25.1"]
+    assert project["dependencies"] == [
+        "click>=8.1,<9", "stamina>=25.1", "opentelemetry-api>=1.30", "structlog>=24.1"]
 
 
 def test_public_surface_is_curated():

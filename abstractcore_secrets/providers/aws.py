@@ -18,7 +18,7 @@ from ..errors import (
 from ..resolution import SecretRecord
 from ..secret import Secret
 from ._imports import require
-from .base import SecretProvider
+from .base import SecretProvider, host_and_port
 from .values import checked_value
 
 if TYPE_CHECKING:
@@ -154,6 +154,19 @@ class AWSSecretsProvider(SecretProvider):
             version=response.get("VersionId"),
             request_id=response.get("ResponseMetadata", {}).get("RequestId"),
         )
+
+    def endpoint(self) -> tuple[str, int] | None:
+        """Return the endpoint's host and port."""
+        return host_and_port(self.client.meta.endpoint_url)
+
+    def credentials(self) -> tuple[str, ...]:
+        """Return the secret access key and session token the client signs with."""
+        signer = getattr(self.client, "_request_signer", None)
+        found = getattr(signer, "_credentials", None)
+        if found is None:
+            return ()
+        frozen = found.get_frozen_credentials()
+        return tuple(value for value in (frozen.secret_key, frozen.token) if value)
 
     def close(self) -> None:
         """Close the client's connections."""

@@ -18,7 +18,7 @@ from ..errors import (
 from ..resolution import SecretRecord
 from ..secret import Secret
 from ._imports import require
-from .base import SecretProvider
+from .base import SecretProvider, host_and_port
 from .values import checked_value
 
 _VALID_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
@@ -131,6 +131,10 @@ class AzureKeyVaultProvider(SecretProvider):
             version=secret.properties.version,
             request_id=request_ids[-1] if request_ids else None,
         )
+
+    def endpoint(self) -> tuple[str, int] | None:
+        """Return the vault's host and port."""
+        return host_and_port(self.vault_url)
 
     def close(self) -> None:
         """Close the client's connections."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from types import TracebackType
+from urllib.parse import urlsplit
 
 from ..resolution import SecretRecord
 from ..secret import Secret
@@ -53,6 +54,14 @@ class SecretProvider(ABC):
             return None
         return SecretRecord(Secret.wrap(value), locator=self.locator(key))
 
+    def endpoint(self) -> tuple[str, int] | None:
+        """Return the server's host and port, for telemetry; ``None`` for local sources."""
+        return None
+
+    def credentials(self) -> tuple[str, ...]:
+        """Return the credentials this source uses now, so that redaction can mask them."""
+        return ()
+
     def close(self) -> None:  # noqa: B027 - an optional hook; most sources hold nothing
         """Release connections or files; the manager calls it on close."""
 
@@ -69,3 +78,11 @@ class SecretProvider(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+def host_and_port(url: str) -> tuple[str, int] | None:
+    """Return the host and port of ``url`` (the scheme's default port if none is given)."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return None
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)

@@ -22,7 +22,7 @@ from ..errors import (
 from ..resolution import SecretRecord
 from ..secret import Secret
 from ._imports import require
-from .base import SecretProvider
+from .base import SecretProvider, host_and_port
 from .vault_auth import Login, TokenAuth, VaultAuth
 
 DEFAULT_PATH = "secret/data/abstractcore"
@@ -142,6 +142,15 @@ class VaultSecretProvider(SecretProvider):
         return SecretRecord(
             Secret(value), locator=locator, version=version, request_id=response.get("request_id")
         )
+
+    def endpoint(self) -> tuple[str, int] | None:
+        """Return Vault's host and port."""
+        return host_and_port(self.address)
+
+    def credentials(self) -> tuple[str, ...]:
+        """Return the current token (it changes at each login)."""
+        token = self.client.token
+        return (token,) if token else ()
 
     def close(self) -> None:
         """Close the HTTP session."""

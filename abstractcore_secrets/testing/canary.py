@@ -6,40 +6,16 @@ every byte that came out for the value and the encodings it takes in transit.
 
 from __future__ import annotations
 
-import base64
-import json
 import secrets
 import traceback
-import urllib.parse
 from collections.abc import Iterable
+
+from ..redaction import encodings
 
 
 def canary(prefix: str = "sk-canary") -> str:
     """Return a fresh value that cannot occur by chance: ``<prefix>-<32 hex>``."""
     return f"{prefix}-{secrets.token_hex(16)}"
-
-
-def encodings(value: str) -> set[str]:
-    """Return ``value`` and the forms it takes in transit.
-
-    Base64 at the three byte alignments (the value inside a longer encoded blob shows as
-    one of these cores), URL-encoding, JSON escaping.
-    """
-    forms = {
-        value,
-        urllib.parse.quote(value, safe=""),
-        urllib.parse.quote_plus(value),
-        json.dumps(value)[1:-1],
-    }
-    raw = value.encode()
-    for offset in range(3):
-        encoded = base64.b64encode(b"\0" * offset + raw).decode()
-        # Drop the characters touched by the padding bytes and by the unknown tail.
-        start = {0: 0, 1: 2, 2: 3}[offset]
-        core = encoded[start : len(encoded) - 4]
-        if len(core) >= 8:
-            forms.add(core)
-    return forms
 
 
 def exception_texts(error: BaseException) -> list[str]:

@@ -1,0 +1,181 @@
+"""``AuditMiddleware``: one structured event per resolution, and one per rotation.
+
+Fields (docs/telemetry.md): time, seq, event_id, event, provider, source, outcome, stale,
+cache_hit, attempts, locator, version, fingerprint, user, service.name, host.name,
+process.pid, trace_id, span_id, source_request_id, duration_ms, error.type, error.message.
+The event is scrubbed by the redaction policy before any sink sees it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import itertools
+import os
+import socket
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from opentelemetry import trace
+
+from ..fingerprint import Fingerprinter
+from ..middleware import Handler, ResolveRequest
+from ..redaction import RedactionPolicy
+from ..resolution import Outcome, Resolution
+from ..telemetry import names
+from ..telemetry.metrics import meter
+from .principal import current_principal
+from .sinks import LoggingSink, OTelLogSink
+
+_EVENTS = {
+    Outcome.FOUND: names.EVENT_RESOLVED,
+    Outcome.NOT_FOUND: names.EVENT_NOT_FOUND,
+    Outcome.DENIED: names.EVENT_DENIED,
+    Outcome.ERROR: names.EVENT_ERROR,
+}
+
+
+class AuditSink(Protocol):
+    """Receives each audit event; ``name`` labels the ``audit.records`` counter."""
+
+    name: str
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        """Record one event; raise if it could not be recorded."""
+        ...
+
+
+class AuditFailureWarning(UserWarning):
+    """An audit sink failed to record an event."""
+
+
+class AuditMiddleware:
+    """Emit an audit event per resolution to each sink.
+
+    Args:
+        sinks: Where events go; default a logger and OTel logs.
+        policy: The redaction policy every event is scrubbed with.
+        service_name: ``service.name``; default ``$OTEL_SERVICE_NAME``.
+        pseudonymize: Record ``user.pseudo_id`` (keyed HMAC) instead of the principal.
+        fingerprinter: Keys the pseudonyms; default the installation's key.
+    """
+
+    def __init__(
+        self,
+        sinks: Sequence[AuditSink] | None = None,
+        *,
+        policy: RedactionPolicy | None = None,
+        service_name: str | None = None,
+        pseudonymize: bool = False,
+        fingerprinter: Fingerprinter | None = None,
+    ) -> None:
+        self.sinks: list[AuditSink] = (
+            list(sinks) if sinks is not None else [LoggingSink(), OTelLogSink()]
+        )
+        self.policy = policy or RedactionPolicy()
+        self.service_name = service_name or os.environ.get("OTEL_SERVICE_NAME") or "unknown"
+        self.pseudonymize = pseudonymize
+        self._fingerprinter = fingerprinter or Fingerprinter()
+        self._records = meter().create_counter(
+            names.AUDIT_RECORDS, unit="{record}", description="Audit records by sink and result."
+        )
+        self._seq = itertools.count(1)
+        self._last_fingerprint: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._host = socket.gethostname()
+        self._os_user = _os_user()
+
+    def __call__(self, request: ResolveRequest, call_next: Handler) -> Resolution:
+        """Resolve, then record what happened."""
+        started = time.perf_counter()
+        resolution = call_next(request)
+        duration = time.perf_counter() - started
+        event = self._event(_EVENTS[resolution.outcome], resolution, duration)
+        self._emit(event)
+        rotated_from = self._rotation(resolution)
+        if rotated_from is not None:
+            rotation = self._event(names.EVENT_ROTATED, resolution, duration)
+            rotation["previous_fingerprint"] = rotated_from
+            self._emit(rotation)
+        return resolution
+
+    def _rotation(self, resolution: Resolution) -> str | None:
+        if resolution.fingerprint is None or resolution.source == "explicit":
+            return None
+        with self._lock:
+            previous = self._last_fingerprint.get(resolution.provider)
+            self._last_fingerprint[resolution.provider] = resolution.fingerprint
+        return previous if previous not in (None, resolution.fingerprint) else None
+
+    def _event(self, name: str, resolution: Resolution, duration: float) -> dict[str, Any]:
+        span_context = trace.get_current_span().get_span_context()
+        error = resolution.error
+        failed = [a for a in resolution.attempts if a.error is not None]
+        return {
+            "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
+            "seq": next(self._seq),
+            "event_id": str(uuid.uuid4()),
+            "event": name,
+            "provider": resolution.provider,
+            "source": resolution.source,
+            "outcome": resolution.outcome.value,
+            "stale": resolution.stale,
+            "cache_hit": resolution.cache_hit,
+            "attempts": [
+                {
+                    "source": a.source,
+                    "outcome": a.outcome.value,
+                    "error_type": a.error_type,
+                    "tries": a.tries,
+                    "duration_ms": round(a.duration * 1e3, 3),
+                }
+                for a in resolution.attempts
+            ],
+            "locator": resolution.locator,
+            "version": resolution.version,
+            "fingerprint": resolution.fingerprint,
+            "user": self._user(),
+            "service.name": self.service_name,
+            "host.name": self._host,
+            "process.pid": os.getpid(),
+            "trace_id": format(span_context.trace_id, "032x") if span_context.is_valid else None,
+            "span_id": format(span_context.span_id, "016x") if span_context.is_valid else None,
+            "source_request_id": resolution.request_id,
+            "duration_ms": round(duration * 1e3, 3),
+            "error.type": failed[-1].error_type if failed else None,
+            "error.message": None if error is None else str(error),
+        }
+
+    def _user(self) -> dict[str, str | None]:
+        user_id = current_principal()
+        if user_id is not None and self.pseudonymize:
+            pseudo = self._fingerprinter.fingerprint(f"principal:{user_id}")
+            return {"pseudo_id": pseudo.split(":", 1)[1][:32], "os_user": self._os_user}
+        return {"id": user_id, "os_user": self._os_user}
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        scrubbed = self.policy.scrub(event)
+        for sink in self.sinks:
+            try:
+                sink(scrubbed)
+            except Exception as exc:  # noqa: BLE001 - a failed sink is counted and reported
+                self._records.add(1, {names.SINK: sink.name, names.RESULT: "failed"})
+                warnings.warn(
+                    f"audit sink {sink.name!r} failed ({type(exc).__name__}); event "
+                    f"{event['event_id']} was not recorded there",
+                    AuditFailureWarning,
+                    stacklevel=2,
+                )
+            else:
+                self._records.add(1, {names.SINK: sink.name, names.RESULT: "written"})
+
+
+def _os_user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None

@@ -1,0 +1,72 @@
+"""Where audit events go: a logger (structlog when configured, else stdlib) and OTel logs.
+
+A sink is any callable taking the event dict; it may raise, and the audit middleware counts
+and reports the failure (``audit.records{result=failed}`` and a warning), never silently.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import _logs
+
+from ..telemetry import names
+
+if TYPE_CHECKING:
+    from opentelemetry._logs import LoggerProvider
+
+AUDIT_LOGGER = "abstractcore_secrets.audit"
+
+
+class LoggingSink:
+    """Send events to structlog if the application configured it, else to stdlib logging.
+
+    With stdlib logging the event is one JSON line on the ``abstractcore_secrets.audit``
+    logger at INFO: silent until the application routes that logger somewhere.
+    """
+
+    name = "log"
+
+    def __init__(self, logger_name: str = AUDIT_LOGGER) -> None:
+        self.logger_name = logger_name
+
+    def __call__(self, event: Mapping[str, Any]) -> None:
+        """Emit one event."""
+        import structlog
+
+        if structlog.is_configured():
+            structlog.get_logger(self.logger_name).info(**event)
+        else:
+            logging.getLogger(self.logger_name).info(json.dumps(event, default=str))
+
+
+class OTelLogSink:
+    """Emit events as OpenTelemetry log records with an event name (exported over OTLP)."""
+
+    name = "otel"
+
+    def __init__(self, logger_provider: LoggerProvider | None = None) -> None:
+        self._logger = _logs.get_logger(
+            names.SCOPE, names.SCOPE_VERSION, logger_provider=logger_provider
+        )
+
+    def __call__(self, event: Mapping[str, Any]) -> None:
+        """Emit one event; nested values are JSON strings, as OTLP attributes are flat."""
+        attributes = {
+            key: value if isinstance(value, (str, bool, int, float)) else json.dumps(value)
+            for key, value in event.items()
+            if value is not None and key != "event"
+        }
+        severity = _logs.SeverityNumber.INFO
+        if event.get("outcome") in ("denied", "error"):
+            severity = _logs.SeverityNumber.WARN
+        self._logger.emit(
+            event_name=str(event["event"]),
+            body=str(event["event"]),
+            attributes=attributes,
+            severity_number=severity,
+            severity_text=severity.name,
+        )

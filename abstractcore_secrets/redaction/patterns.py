@@ -1,0 +1,57 @@
+"""Key names and key formats that are redacted wherever they appear.
+
+The formats come from public secret scanners (gitleaks, GitHub secret scanning).
+"""
+
+from __future__ import annotations
+
+import re
+
+SENSITIVE_KEY_NAMES = frozenset(
+    {
+        "api_key",
+        "apikey",
+        "token",
+        "access_token",
+        "refresh_token",
+        "secret",
+        "secret_id",
+        "client_secret",
+        "password",
+        "passwd",
+        "authorization",
+        "x_api_key",
+        "cookie",
+        "session",
+        "private_key",
+        "credentials",
+        "x_vault_token",
+        "vault_token",
+        "secret_string",
+        "secretstring",
+        "aws_secret_access_key",
+        "aws_session_token",
+    }
+)
+"""Compared after lower-casing and turning ``-`` into ``_``."""
+
+KEY_PATTERNS: dict[str, re.Pattern[str]] = {
+    "openai": re.compile(r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
+    "anthropic": re.compile(r"sk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{20,}"),
+    "aws_access_key_id": re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b"),
+    "vault_token": re.compile(r"\b(?:hvs|hvb|hvr)\.[A-Za-z0-9_-]{20,}|\bs\.[A-Za-z0-9]{24}\b"),
+    "huggingface": re.compile(r"\bhf_[A-Za-z]{34}\b"),
+    "github": re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}\b|\bgithub_pat_\w{22,}"),
+    "google": re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),
+    "jwt": re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
+    "private_key": re.compile(
+        r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S
+    ),
+    "bearer": re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"),
+}
+
+
+def is_sensitive_key(name: str) -> bool:
+    """Return whether a field, header or attribute named ``name`` holds a secret."""
+    normalised = name.lower().replace("-", "_")
+    return normalised in SENSITIVE_KEY_NAMES or normalised.rsplit(".", 1)[-1] in SENSITIVE_KEY_NAMES

@@ -1,0 +1,110 @@
+"""Tracing middleware: a ``secrets.resolve`` span per resolution, ``secrets.lookup`` per attempt.
+
+A source that fails before a later one succeeds marks only its own lookup span as an error:
+the resolution handled it. Attributes are computed only when a span is recording. Spans
+nest under the caller's current span, and an SDK instrumentation (botocore, requests) nests
+under the lookup span, which is current while the source runs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from ..middleware import AttemptHandler, AttemptRequest, Handler, ResolveRequest
+from ..resolution import Attempt, Outcome, Resolution
+from . import names
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
+_FAILED = (Outcome.DENIED, Outcome.ERROR)
+
+
+class TracingMiddleware:
+    """Emit spans; use as both kinds of middleware (``middleware`` and ``.attempt``).
+
+    Args:
+        tracer_provider: Default: the global one (a no-op until an SDK is configured).
+    """
+
+    def __init__(self, tracer_provider: TracerProvider | None = None) -> None:
+        self._tracer = trace.get_tracer(
+            names.SCOPE, names.SCOPE_VERSION, tracer_provider=tracer_provider
+        )
+
+    def __call__(self, request: ResolveRequest, call_next: Handler) -> Resolution:
+        """Wrap a resolution in a ``secrets.resolve`` span."""
+        with self._tracer.start_as_current_span(names.SPAN_RESOLVE, kind=SpanKind.INTERNAL) as span:
+            resolution = call_next(request)
+            if span.is_recording():
+                span.set_attributes(resolution_attributes(resolution))
+                if resolution.outcome in _FAILED:
+                    span.set_status(Status(StatusCode.ERROR, _error_type(resolution)))
+            return resolution
+
+    def attempt(self, request: AttemptRequest, call_next: AttemptHandler) -> Attempt:
+        """Wrap one source's fetch in a ``secrets.lookup`` span."""
+        endpoint = request.source.endpoint()
+        kind = SpanKind.CLIENT if endpoint else SpanKind.INTERNAL
+        with self._tracer.start_as_current_span(names.SPAN_LOOKUP, kind=kind) as span:
+            attempt = call_next(request)
+            if span.is_recording():
+                attributes: dict[str, Any] = {
+                    names.PROVIDER: request.provider,
+                    names.SOURCE: attempt.source,
+                    names.OUTCOME: attempt.outcome.value,
+                    names.TRIES: attempt.tries,
+                }
+                if attempt.locator:
+                    attributes[names.LOCATOR] = attempt.locator
+                if endpoint:
+                    attributes[names.SERVER_ADDRESS], attributes[names.SERVER_PORT] = endpoint
+                request_id = attempt.record.request_id if attempt.record else None
+                if attempt.error is not None:
+                    request_id = request_id or attempt.error.request_id
+                    attributes[names.ERROR_TYPE] = attempt.error_type
+                    # The type and our message (never a value); the exporter scrubs it too.
+                    span.add_event(
+                        "exception",
+                        {
+                            "exception.type": type(attempt.error).__name__,
+                            "exception.message": str(attempt.error),
+                        },
+                    )
+                if request_id:
+                    attributes[names.SOURCE_REQUEST_ID] = request_id
+                span.set_attributes(attributes)
+                if attempt.outcome in _FAILED:
+                    span.set_status(Status(StatusCode.ERROR, attempt.error_type))
+            return attempt
+
+
+def resolution_attributes(resolution: Resolution) -> dict[str, Any]:
+    """Return the span attributes of a resolution (metrics use a bounded subset)."""
+    attributes: dict[str, Any] = {
+        names.PROVIDER: resolution.provider,
+        names.SOURCE: resolution.source or "none",
+        names.OUTCOME: resolution.outcome.value,
+        names.CACHE_HIT: resolution.cache_hit,
+        names.STALE: resolution.stale,
+    }
+    if resolution.locator:
+        attributes[names.LOCATOR] = resolution.locator
+    if resolution.version:
+        attributes[names.VERSION] = resolution.version
+    if resolution.request_id:
+        attributes[names.SOURCE_REQUEST_ID] = resolution.request_id
+    error_type = _error_type(resolution)
+    if error_type:
+        attributes[names.ERROR_TYPE] = error_type
+    return attributes
+
+
+def _error_type(resolution: Resolution) -> str | None:
+    if resolution.outcome not in _FAILED and not resolution.stale:
+        return None
+    failed = [a.error_type for a in resolution.attempts if a.error is not None]
+    return failed[-1] if failed else resolution.outcome.value
