@@ -62,6 +62,7 @@ class Telemetry:
     """What :func:`configure_telemetry` set up, and the middleware that feeds it."""
 
     policy: RedactionPolicy
+    service_name: str | None = None
     tracer_provider: Any = None
     meter_provider: Any = None
     logger_provider: Any = None
@@ -77,6 +78,7 @@ class Telemetry:
             meter_provider=self.meter_provider,
             resilience=resilience,
             audit=audit,
+            service_name=self.service_name,
         )
 
     def force_flush(self, timeout_millis: int = 5000) -> None:
@@ -120,7 +122,7 @@ def configure_telemetry(
         raise ConfigurationError(f"OTLP protocol {protocol!r} is not one of {_PROTOCOLS}")
     attributes = {"service.name": service_name} if service_name else {}
     resource = Resource.create(attributes)
-    telemetry = Telemetry(policy)
+    telemetry = Telemetry(policy, str(resource.attributes.get("service.name", "unknown")))
     telemetry.tracer_provider = _tracer_provider(telemetry, resource, protocol, endpoint)
     telemetry.meter_provider = _meter_provider(
         telemetry, resource, protocol, endpoint, metric_interval_millis

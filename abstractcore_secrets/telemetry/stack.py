@@ -22,6 +22,7 @@ def observability_middleware(
     meter_provider: Any = None,  # noqa: ANN401 - an OTel MeterProvider
     resilience: Resilience | None = None,
     audit: AuditMiddleware | None = None,
+    service_name: str | None = None,
 ) -> tuple[list[Middleware], list[AttemptMiddleware]]:
     """Return the resolution and attempt middleware lists, outermost first.
 
@@ -31,7 +32,7 @@ def observability_middleware(
     learner = ValueLearner(policy)
     tracing = TracingMiddleware(tracer_provider)
     measuring = MetricsMiddleware(meter_provider, resilience=resilience)
-    audit = audit or AuditMiddleware(policy=policy)
+    audit = audit or AuditMiddleware(policy=policy, service_name=service_name)
     return (
         [learner, tracing, measuring, audit],
         [learner.attempt, tracing.attempt, measuring.attempt],

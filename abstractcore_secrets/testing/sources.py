@@ -73,7 +73,7 @@ class FailingSecretProvider(SecretProvider):
     Args:
         error: The ``SourceError`` to raise.
         name: The source name it reports (default ``failing``).
-        fallback: Keys served while ``error`` is ``None``.
+        fallback: Keys served while ``error`` is ``None`` (a dict the test may change).
     """
 
     def __init__(
@@ -86,11 +86,11 @@ class FailingSecretProvider(SecretProvider):
         self.name = name
         self.error = error
         self.fetches = 0
-        self._fallback = dict(fallback or {})
+        self.fallback = dict(fallback or {})
 
     def get_secret(self, key: str) -> str | None:
         """Raise the configured error, or return the fallback key."""
         self.fetches += 1
         if self.error is not None:
             raise self.error
-        return self._fallback.get(key)
+        return self.fallback.get(key)
