@@ -30,7 +30,7 @@ from abstractcore_secrets.testing import FailingSecretProvider
 def _report(resolution: object) -> None:
     print(
         json.dumps(
-            {  # noqa: T201 - the parent reads this
+            {
                 "provider": resolution.provider,  # type: ignore[attr-defined]
                 "outcome": resolution.outcome.value,  # type: ignore[attr-defined]
                 "source": resolution.source,  # type: ignore[attr-defined]
@@ -85,7 +85,7 @@ def main() -> None:
         outcomes(telemetry)
     elif scenario == "outage":
         manager = outcomes(telemetry)
-        print("phase-1-done", flush=True)  # noqa: T201
+        print("phase-1-done", flush=True)
         sys.stdin.readline()  # the parent starts the receiver, then says go
         with principal("bob"):
             _report(manager.resolve("anthropic", api_key="sk-app-explicit-after-outage"))

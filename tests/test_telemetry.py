@@ -219,7 +219,7 @@ class TestOutcomesOverOTLP:
         )
 
 
-def test_collector_down_then_back(protocol="http/protobuf"):
+def test_collector_down_then_back():
     """With no collector, resolutions keep working; once it is back, new telemetry arrives."""
     receiver = OTLPReceiver()  # not started: nothing listens on its ports
     endpoint = receiver.http_endpoint
