@@ -24,7 +24,8 @@ def test_import_pulls_no_cloud_or_telemetry_sdk():
     """import abstractcore_secrets imports no hvac, boto3, azure, requests, OTel SDK or grpc."""
     result = _python(
         "import sys, abstractcore_secrets, abstractcore_secrets.cli.main;"
-        "heavy = ('hvac', 'boto3', 'botocore', 'azure', 'requests', 'opentelemetry.sdk', 'grpc');"
+        "heavy = ('hvac', 'boto3', 'botocore', 'azure', 'requests', 'opentelemetry.sdk',"
+        " 'grpc');"
         "print(sorted(h for h in heavy if any(m == h or m.startswith(h + '.') for m in sys.modules)))"
     )
     assert result.stdout.strip() == "[]", result.stderr
