@@ -26,7 +26,8 @@ def test_import_pulls_no_cloud_or_telemetry_sdk():
         "import sys, abstractcore_secrets, abstractcore_secrets.cli.main;"
         "heavy = ('hvac', 'boto3', 'botocore', 'azure', 'requests', 'opentelemetry.sdk',"
         " 'grpc');"
-        "print(sorted(h for h in heavy if any(m == h or m.startswith(h + '.') for m in sys.modules)))"
+        "print(sorted(h for h in heavy"
+        " if any(m == h or m.startswith(h + '.') for m in sys.modules)))"
     )
     assert result.stdout.strip() == "[]", result.stderr
 
