@@ -73,9 +73,11 @@ class SecretsManager:
         if self.cache is not None:
             layers.append(self.cache)
         self._handle = compose(layers, self._run_chain)
+        # The miss memory is outermost: a remembered miss was not a lookup, so retries,
+        # circuit breakers and lookup telemetry never see it.
         attempt_layers: list[AttemptMiddleware] = list(attempt_middleware)
         if self.cache is not None:
-            attempt_layers.append(self.cache.remember_misses)
+            attempt_layers.insert(0, self.cache.remember_misses)
         self._attempt = compose(attempt_layers, self._fetch)
 
     @property
@@ -224,12 +226,12 @@ class SecretsManager:
         try:
             record = source.fetch(request.provider)
         except SourceError as exc:
-            outcome = _attempt_outcome(exc)
+            _drop_tracebacks(exc)
             return Attempt(
                 source.name,
-                outcome,
+                _attempt_outcome(exc),
                 time.perf_counter() - started,
-                locator=exc.locator or source.locator(request.provider),
+                locator=exc.locator or _locator(source, request.provider),
                 error=exc,
             )
         except Exception as exc:  # noqa: BLE001 - a third-party source's bug must not crash the chain
@@ -238,7 +240,7 @@ class SecretsManager:
                 f"source {source.name!r} raised {type(exc).__name__}; "
                 "sources must raise a SourceError subclass",
                 source=source.name,
-                locator=source.locator(request.provider),
+                locator=_locator(source, request.provider),
             )
             return Attempt(
                 source.name,
@@ -250,7 +252,7 @@ class SecretsManager:
         duration = time.perf_counter() - started
         if record is None:
             return Attempt(
-                source.name, Outcome.NOT_FOUND, duration, locator=source.locator(request.provider)
+                source.name, Outcome.NOT_FOUND, duration, locator=_locator(source, request.provider)
             )
         return Attempt(source.name, Outcome.FOUND, duration, locator=record.locator, record=record)
 
@@ -298,6 +300,31 @@ class SecretsManager:
         return Resolution(
             provider, outcome, attempts=attempts, error=error, duration=partial.duration
         )
+
+
+def _locator(source: SecretProvider, provider: str) -> str:
+    try:
+        return source.locator(provider)
+    except Exception:  # noqa: BLE001 - a locator is provenance; it must not break the chain
+        return f"{source.name}:{provider}"
+
+
+def _drop_tracebacks(error: BaseException) -> None:
+    """Drop the tracebacks of ``error`` and of every exception chained to it.
+
+    Frames of SDK calls hold credentials (request headers, login parameters) and values in
+    their locals, which error reporters and ``show_locals`` tracebacks print. The error's
+    message and type, which never hold them, are kept.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        pending += [current.__cause__, current.__context__]
 
 
 def _cache_from(cache: object) -> ResolutionCache | None:

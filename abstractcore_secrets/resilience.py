@@ -5,9 +5,14 @@
 - skips a source whose circuit is open (it failed ``failure_threshold`` times in a row), so
   a dead backend costs nothing until ``reset_timeout`` has passed; then one probe goes
   through (half-open), and its result closes or re-opens the circuit;
-- retries throttled and unavailable answers with exponential backoff and jitter (through
-  stamina), honouring a server's ``Retry-After`` up to ``max_retry_after``, within a total
-  ``timeout`` per attempt.
+- retries throttled and unavailable answers with exponential backoff and jitter, honouring a
+  server's ``Retry-After`` up to ``max_retry_after``; a wait that would pass the attempt's
+  ``timeout`` is not made, the attempt fails over at once.
+
+The loop is our own rather than stamina's: stamina's instrumentation is process-wide and
+writes each retry to structlog's default output, standard output included, which would
+corrupt ``get --reveal`` and ``--json``; and the deadline must bound the waits, not only the
+tries.
 
 Per-request deadlines (connect and read) are each source's own ``timeout`` settings. All of
 it shows in the resolution: ``Attempt.tries`` and a ``CircuitOpenError`` for a skipped source.
@@ -17,12 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import stamina
 
 from .errors import CircuitOpenError, ErrorCategory
 from .middleware import AttemptHandler, AttemptRequest
@@ -110,7 +114,8 @@ class RetryPolicy:
 
     Attributes:
         attempts: Calls at most, the first included; 1 turns retries off.
-        timeout: Seconds at most for all calls and waits of one attempt.
+        timeout: Seconds within which all tries and waits of one attempt must fit; a wait
+            that would end past it is not made.
         wait_initial: Backoff before the first retry (then doubling).
         wait_max: Longest backoff.
         wait_jitter: Random seconds (0 to this) added to each backoff.
@@ -129,14 +134,6 @@ class RetryPolicy:
     )
 
 
-class _RetryableAttemptError(Exception):
-    """Carries a failed attempt through stamina, which retries on exceptions."""
-
-    def __init__(self, attempt: Attempt) -> None:
-        super().__init__(attempt.error_type)
-        self.attempt = attempt
-
-
 class Resilience:
     """Attempt middleware: a circuit breaker per source, and retries with backoff.
 
@@ -145,6 +142,7 @@ class Resilience:
         failure_threshold: Consecutive failures that open a source's circuit.
         reset_timeout: Seconds before an open circuit lets a probe through.
         clock: Monotonic clock for the breakers, for tests.
+        sleep: How to wait between tries, for tests.
     """
 
     def __init__(
@@ -154,8 +152,10 @@ class Resilience:
         failure_threshold: int = 5,
         reset_timeout: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.retry = retry or RetryPolicy()
+        self._sleep = sleep
         self._failure_threshold = failure_threshold
         self._reset_timeout = reset_timeout
         self._clock = clock
@@ -193,40 +193,36 @@ class Resilience:
                 source.name, Outcome.ERROR, 0.0, locator=error.locator, error=error, tries=0
             )
         started = time.perf_counter()
-        attempt, tries = self._with_retries(request, call_next)
-        breaker.record(failed=attempt.category in _FAILURES)
+        failed = True  # until an answer says otherwise; an exception counts as a failure
+        try:
+            attempt, tries = self._with_retries(request, call_next)
+            failed = attempt.category in _FAILURES
+        finally:
+            breaker.record(failed=failed)
         return dataclasses.replace(attempt, tries=tries, duration=time.perf_counter() - started)
 
     def _with_retries(
         self, request: AttemptRequest, call_next: AttemptHandler
     ) -> tuple[Attempt, int]:
         policy = self.retry
+        deadline = time.monotonic() + policy.timeout
         tries = 0
-        try:
-            for retry in stamina.retry_context(
-                on=self._backoff_for,
-                attempts=policy.attempts,
-                timeout=policy.timeout,
-                wait_initial=policy.wait_initial,
-                wait_max=policy.wait_max,
-                wait_jitter=policy.wait_jitter,
-            ):
-                with retry:
-                    tries += 1
-                    attempt = call_next(request)
-                    if attempt.category in policy.retry_on:
-                        raise _RetryableAttemptError(attempt)  # noqa: TRY301 - how stamina retries
-                    return attempt, tries
-        except _RetryableAttemptError as exhausted:
-            return exhausted.attempt, tries
-        raise AssertionError("stamina ended without a result")  # pragma: no cover
+        while True:
+            tries += 1
+            attempt = call_next(request)
+            if attempt.category not in policy.retry_on or tries >= policy.attempts:
+                return attempt, tries
+            wait = self._backoff(attempt, tries)
+            if wait is None or time.monotonic() + wait >= deadline:
+                return attempt, tries  # waiting would pass the deadline: fail over now
+            self._sleep(wait)
 
-    def _backoff_for(self, exc: Exception) -> bool | float:
-        if not isinstance(exc, _RetryableAttemptError):
-            return False
-        error = exc.attempt.error
-        retry_after = None if error is None else error.retry_after
-        if retry_after is None:
-            return True
-        # A server asking for a longer wait than we allow: do not retry, fail over now.
-        return retry_after if retry_after <= self.retry.max_retry_after else False
+    def _backoff(self, attempt: Attempt, tries: int) -> float | None:
+        """Return the wait before the next try, or ``None`` when no retry should be made."""
+        policy = self.retry
+        retry_after = None if attempt.error is None else attempt.error.retry_after
+        if retry_after is not None:
+            # A server asking for a longer wait than we allow: fail over now instead.
+            return retry_after if retry_after <= policy.max_retry_after else None
+        exponential: float = policy.wait_initial * 2.0 ** (tries - 1)
+        return min(policy.wait_max, exponential + random.uniform(0, policy.wait_jitter))  # noqa: S311 - jitter, not crypto

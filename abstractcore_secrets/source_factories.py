@@ -7,7 +7,6 @@ the wrong type is a ``ConfigurationError`` naming the file, the option and what 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
@@ -94,20 +93,6 @@ def _where(settings: ChainSettings, name: str) -> str:
     return f"{settings.config_path} secrets.sources.{name}"
 
 
-def _credential_file(path: str, settings: ChainSettings, where: str) -> str:
-    """Read a token or secret id from a file, refusing one that others can read."""
-    file = Path(path).expanduser()
-    problem = None
-    try:
-        check_permissions(file, settings.insecure_files, source="config")
-        text = file.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        problem = type(exc).__name__
-    if problem is not None:
-        raise ConfigurationError(f"{where}: {file} cannot be read ({problem}); check the path")
-    return text
-
-
 def _guard_inline_credentials(settings: ChainSettings) -> None:
     """A token written into the config file makes it a key file: refuse it if others can read."""
     if settings.config_path.exists():
@@ -116,6 +101,7 @@ def _guard_inline_credentials(settings: ChainSettings) -> None:
 
 def vault_source(settings: ChainSettings) -> SecretProvider:
     """Build the ``vault`` source."""
+    from .providers import vault_auth
     from .providers.vault import DEFAULT_PATH, VaultSecretProvider
 
     where = _where(settings, "vault")
@@ -124,16 +110,17 @@ def vault_source(settings: ChainSettings) -> SecretProvider:
     if token is not None:
         _guard_inline_credentials(settings)
     token_file = options.pop("token_file", None)
-    if token is None and token_file is not None:
-        token = _credential_file(token_file, settings, f"{where}.token_file")
     auth_options = options.pop("auth", None)
-    auth = None if auth_options is None else _vault_auth(auth_options, settings, where)
+    auth = None if auth_options is None else _vault_auth(auth_options, where)
+    if auth is None and token is None and token_file is not None:
+        # Read at each login, so that a token an agent rewrites keeps working.
+        auth = vault_auth.TokenAuth(token_file=token_file)
     return VaultSecretProvider(
         options.pop("addr", None), token, options.pop("path", DEFAULT_PATH), auth=auth, **options
     )
 
 
-def _vault_auth(raw: Mapping[str, Any], settings: ChainSettings, where: str) -> VaultAuth:
+def _vault_auth(raw: Mapping[str, Any], where: str) -> VaultAuth:
     from .providers import vault_auth
 
     where = f"{where}.auth"
@@ -141,11 +128,9 @@ def _vault_auth(raw: Mapping[str, Any], settings: ChainSettings, where: str) -> 
     method = options.pop("method", None)
     try:
         if method == "approle":
-            secret_file = options.pop("secret_id_file", None)
-            if secret_file is None:
-                raise ConfigurationError(f"{where}: approle needs secret_id_file")
-            secret_id = _credential_file(secret_file, settings, f"{where}.secret_id_file")
-            return vault_auth.AppRoleAuth(secret_id=secret_id, **options)
+            # The secret id file is read at each login (and refused if others can read it);
+            # without one, $VAULT_SECRET_ID is used.
+            return vault_auth.AppRoleAuth(**options)
         if method == "jwt":
             return vault_auth.JWTAuth(options.pop("role"), options.pop("jwt_file"), **options)
         if method == "kubernetes":

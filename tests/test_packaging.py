@@ -64,7 +64,6 @@ def test_extras_include_the_proposals_names():
     assert extras["secrets-vault"] == ["abstractcore-secrets[vault]"]
     assert project["dependencies"] == [
         "click>=8.1,<9",
-        "stamina>=25.1",
         "opentelemetry-api>=1.30",
         "structlog>=24.1",
     ]

@@ -48,7 +48,13 @@ _THROTTLED = {
     "TooManyRequestsException",
     "RequestLimitExceeded",
 }
-_UNAVAILABLE = {"InternalServiceError", "InternalFailure", "ServiceUnavailable"}
+_UNAVAILABLE = {
+    "InternalServiceError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "RequestTimeoutException",
+    "RequestTimeout",
+}
 
 
 class AWSSecretsProvider(SecretProvider):
@@ -59,7 +65,8 @@ class AWSSecretsProvider(SecretProvider):
     ``field`` (default: the provider's name).
 
     Args:
-        region: AWS region; default the SDK's (``AWS_REGION``, the profile) else us-east-1.
+        region: AWS region; default the SDK's (``AWS_REGION``, ``AWS_DEFAULT_REGION``, the
+            profile), else us-east-1 (the proposal's).
         secret_id_template: Secret name or ARN with ``{provider}`` in it.
         field: JSON field holding the key, for JSON secrets.
         version_stage: Version stage to read (default ``AWSCURRENT``).
@@ -79,7 +86,7 @@ class AWSSecretsProvider(SecretProvider):
 
     def __init__(
         self,
-        region: str | None = "us-east-1",
+        region: str | None = None,
         *,
         secret_id_template: str = DEFAULT_TEMPLATE,
         field: str | None = None,
@@ -109,8 +116,12 @@ class AWSSecretsProvider(SecretProvider):
                 # max_attempts counts retries after the first call; total_max_attempts all.)
                 retries={"total_max_attempts": 1, "mode": "standard"},
             )
-            client = boto3.session.Session().client(
-                "secretsmanager", region_name=region, endpoint_url=endpoint_url, config=config
+            session = boto3.session.Session()
+            client = session.client(
+                "secretsmanager",
+                region_name=region or session.region_name or "us-east-1",
+                endpoint_url=endpoint_url,
+                config=config,
             )
         self.client = client
 
@@ -216,34 +227,7 @@ def translate_error(exc: Exception, locator: str) -> SourceError:
     botocore_exceptions = require("botocore.exceptions", "aws")
     where: dict[str, Any] = {"source": "aws", "locator": locator}
     if isinstance(exc, botocore_exceptions.ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
-        where["request_id"] = exc.response.get("ResponseMetadata", {}).get("RequestId")
-        table: tuple[tuple[set[str], type[SourceError], str], ...] = (
-            (
-                _FORBIDDEN,
-                SourceForbiddenError,
-                "the identity lacks secretsmanager:GetSecretValue on this secret (or kms:Decrypt "
-                "on its key); grant it in IAM",
-            ),
-            (
-                _UNAUTHENTICATED,
-                SourceUnauthenticatedError,
-                "AWS rejected the credentials; refresh them (aws sso login, new keys, role)",
-            ),
-            (
-                _THROTTLED,
-                SourceThrottledError,
-                "AWS throttled GetSecretValue; cache longer or ask for a higher quota",
-            ),
-            (_UNAVAILABLE, SourceUnavailableError, "AWS had an internal error; try again"),
-        )
-        for codes, our_error, problem in table:
-            if code in codes:
-                return our_error(f"{locator}: {code}: {problem}", **where)
-        return InvalidSourceError(
-            f"{locator}: {code}: check the secret id, its state and the region", **where
-        )
+        return _client_error(exc, locator)
     if isinstance(
         exc, (botocore_exceptions.ConnectTimeoutError, botocore_exceptions.ReadTimeoutError)
     ):
@@ -262,6 +246,48 @@ def translate_error(exc: Exception, locator: str) -> SourceError:
         f"{locator}: cannot reach AWS Secrets Manager ({type(exc).__name__}); check the "
         "network, the region and endpoint_url",
         **where,
+    )
+
+
+_BY_CODE: tuple[tuple[set[str], type[SourceError], str], ...] = (
+    (
+        _FORBIDDEN,
+        SourceForbiddenError,
+        "the identity lacks secretsmanager:GetSecretValue on this secret (or kms:Decrypt on its "
+        "key); grant it in IAM",
+    ),
+    (
+        _UNAUTHENTICATED,
+        SourceUnauthenticatedError,
+        "AWS rejected the credentials; refresh them (aws sso login, new keys, role)",
+    ),
+    (
+        _THROTTLED,
+        SourceThrottledError,
+        "AWS throttled GetSecretValue; cache longer or ask for a higher quota",
+    ),
+    (_UNAVAILABLE, SourceUnavailableError, "AWS had an internal error; try again"),
+)
+
+
+def _client_error(exc: Any, locator: str) -> SourceError:  # noqa: ANN401 - botocore's ClientError
+    code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
+    metadata = exc.response.get("ResponseMetadata", {})
+    where: dict[str, Any] = {
+        "source": "aws",
+        "locator": locator,
+        "request_id": metadata.get("RequestId"),
+    }
+    for codes, our_error, problem in _BY_CODE:
+        if code in codes:
+            return our_error(f"{locator}: {code}: {problem}", **where)
+    status = metadata.get("HTTPStatusCode") or 0
+    if status >= 500:  # a gateway or load balancer answering for AWS, body not AWS's
+        return SourceUnavailableError(f"{locator}: HTTP {status} from AWS; try again", **where)
+    if status == 429:
+        return SourceThrottledError(f"{locator}: HTTP 429 from AWS", **where)
+    return InvalidSourceError(
+        f"{locator}: {code}: check the secret id, its state and the region", **where
     )
 
 

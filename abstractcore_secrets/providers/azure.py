@@ -64,11 +64,12 @@ class AzureKeyVaultProvider(SecretProvider):
                 f"name_template {name_template!r} must contain '{{provider}}', "
                 "e.g. '{provider}-api-key'"
             )
+        self.name_template = name_template
+        self.secret_name("openai")  # a template that makes invalid names fails here, not later
         secrets_module = require("azure.keyvault.secrets", "azure")
         if credential is None:
             credential = require("azure.identity", "azure").DefaultAzureCredential()
         self.vault_url = vault_url.rstrip("/")
-        self.name_template = name_template
         self.version = version
         self.client = secrets_module.SecretClient(
             self.vault_url,

@@ -109,6 +109,8 @@ class VaultSecretProvider(SecretProvider):
         self._login: Login | None = None
         self._renew_at = 0.0
         self._expires_at = 0.0
+        self._login_failures = 0
+        self._last_login_error: SourceError | None = None
 
     def get_secret(self, key: str) -> str | None:
         """Return the key for provider ``key``, or ``None``."""
@@ -157,23 +159,25 @@ class VaultSecretProvider(SecretProvider):
         self.client.adapter.close()
 
     def _read_with_valid_token(self, path: str, locator: str) -> dict[str, Any] | None:
-        hvac_exceptions = require("hvac.exceptions", "vault")
         token = self._current_token(locator)
-        try:
-            return self._read(path, locator)
-        except hvac_exceptions.Forbidden as exc:
-            # Expired or revoked early: log in again and retry once, if a login can help.
-            if not self.auth.can_login_again:
-                raise translate_error(exc, locator) from exc
+        denied = self._read(path, locator)
+        if not isinstance(denied, SourceForbiddenError):
+            return denied
+        # A 403 means a missing policy, or a token that died early (revoked). Only the
+        # latter is helped by a login, and each AppRole login may use up a secret id.
+        if self.auth.can_login_again and not self._token_alive():
             self._log_in(locator, replacing=token)
-        try:
-            return self._read(path, locator)
-        except hvac_exceptions.VaultError as exc:
-            raise translate_error(exc, locator) from exc
+            denied = self._read(path, locator)
+            if not isinstance(denied, SourceForbiddenError):
+                return denied
+        raise denied
 
-    def _read(self, path: str, locator: str) -> dict[str, Any] | None:
+    def _read(self, path: str, locator: str) -> dict[str, Any] | SourceForbiddenError | None:
+        """Read; return ``None`` when absent, or the 403 as an error for the caller to judge."""
         hvac_exceptions = require("hvac.exceptions", "vault")
         requests_exceptions = require("requests.exceptions", "vault")
+        error: SourceError | None = None
+        response: Any = None
         try:
             if self.kv_version == 2:
                 response = self.client.secrets.kv.v2.read_secret_version(
@@ -183,12 +187,18 @@ class VaultSecretProvider(SecretProvider):
                 response = self.client.secrets.kv.v1.read_secret(
                     path=path, mount_point=self.mount_point
                 )
-        except hvac_exceptions.InvalidPath:
-            return None
-        except hvac_exceptions.Forbidden:
-            raise
+        except hvac_exceptions.InvalidPath as exc:
+            error = _missing_path_error(exc, locator)
         except (hvac_exceptions.VaultError, requests_exceptions.RequestException) as exc:
-            raise translate_error(exc, locator) from exc
+            error = translate_error(exc, locator)
+        # Raised here, outside the except blocks: the SDK's exception and its frames hold
+        # the token and request headers, and must not ride along as __context__.
+        if isinstance(error, SourceForbiddenError):
+            return error
+        if error is not None:
+            raise error
+        if response is None:
+            return None
         if not isinstance(response, dict):
             raise InvalidSourceError(
                 f"{locator}: Vault answered with no JSON body; check that the address points "
@@ -198,9 +208,25 @@ class VaultSecretProvider(SecretProvider):
             )
         return response
 
+    def _token_alive(self) -> bool:
+        hvac_exceptions = require("hvac.exceptions", "vault")
+        requests_exceptions = require("requests.exceptions", "vault")
+        try:
+            self.client.auth.token.lookup_self()
+        except hvac_exceptions.Forbidden:
+            return False
+        except (hvac_exceptions.VaultError, requests_exceptions.RequestException):
+            return True  # unknown: do not spend a login on it
+        return True
+
     def _current_token(self, locator: str) -> str:
         """Return a live token: log in first, renew at 2/3 of its TTL, log in again at expiry."""
+        failures_seen = self._login_failures
         with self._token_lock:
+            if self._login_failures != failures_seen and self._last_login_error is not None:
+                # A login failed while we waited: fail now rather than queue up behind
+                # another one that would fail the same way.
+                raise self._last_login_error
             now = self._clock()
             login = self._login
             if login is None or (login.ttl and now >= self._expires_at):
@@ -215,44 +241,57 @@ class VaultSecretProvider(SecretProvider):
                 self._log_in_locked(locator)
 
     def _log_in_locked(self, locator: str) -> str:
-        hvac_exceptions = require("hvac.exceptions", "vault")
-        requests_exceptions = require("requests.exceptions", "vault")
-        try:
-            login = self.auth.login(self.client)
-        except hvac_exceptions.Forbidden as exc:
-            raise SourceForbiddenError(
-                f"{locator}: Vault refused the {self.auth.method} token or login (403); check "
-                "that it is valid and not revoked",
-                source=self.name,
-                locator=locator,
-            ) from exc
-        except (hvac_exceptions.InvalidRequest, hvac_exceptions.Unauthorized) as exc:
-            raise SourceUnauthenticatedError(
-                f"{locator}: Vault {self.auth.method} login failed; check the role and its "
-                "credentials",
-                source=self.name,
-                locator=locator,
-            ) from exc
-        except (hvac_exceptions.VaultError, requests_exceptions.RequestException) as exc:
-            raise translate_error(exc, locator) from exc
-        except ConfigurationError as exc:  # a credential file missing or empty
-            raise InvalidSourceError(
-                f"{locator}: {exc}", source=self.name, locator=locator
-            ) from None
+        error = self._login_error(locator)
+        if isinstance(error, SourceError):
+            self._login_failures += 1
+            self._last_login_error = error
+            raise error
+        login = error
+        self._last_login_error = None
         self.client.token = login.token
         self._login = login
         self.logins += 1
         self._schedule(login.ttl)
         return login.token
 
+    def _login_error(self, locator: str) -> Login | SourceError:
+        """Log in; return the login, or the error (raised by the caller, unchained)."""
+        hvac_exceptions = require("hvac.exceptions", "vault")
+        requests_exceptions = require("requests.exceptions", "vault")
+        method = self.auth.method
+        where: dict[str, Any] = {"source": self.name, "locator": locator}
+        try:
+            return self.auth.login(self.client)
+        except hvac_exceptions.Forbidden:
+            return SourceForbiddenError(
+                f"{locator}: Vault refused the {method} token or login (403); check that it "
+                "is valid and not revoked",
+                **where,
+            )
+        except (hvac_exceptions.InvalidRequest, hvac_exceptions.Unauthorized):
+            return SourceUnauthenticatedError(
+                f"{locator}: Vault {method} login failed; check the role and its credentials",
+                **where,
+            )
+        except (hvac_exceptions.VaultError, requests_exceptions.RequestException) as exc:
+            return translate_error(exc, locator)
+        except ConfigurationError as exc:  # a credential file missing, empty or insecure
+            return InvalidSourceError(f"{locator}: {exc}", **where)
+
     def _renew_locked(self, locator: str) -> None:
         hvac_exceptions = require("hvac.exceptions", "vault")
+        requests_exceptions = require("requests.exceptions", "vault")
         try:
             auth = self.client.auth.token.renew_self()["auth"]
-        except hvac_exceptions.VaultError:
+        except hvac_exceptions.Forbidden:
             if self.auth.can_login_again:
                 self._log_in_locked(locator)
-            return  # a token that cannot be renewed still works until it expires
+            return
+        except (hvac_exceptions.VaultError, requests_exceptions.RequestException):
+            # Vault busy or unreachable: the token still works until it expires; try the
+            # renewal again a little later, and let the read meet (and report) any outage.
+            self._renew_at = self._clock() + max(1.0, (self._expires_at - self._clock()) / 10)
+            return
         self.renewals += 1
         self._schedule(float(auth.get("lease_duration") or 0))
 
@@ -262,13 +301,42 @@ class VaultSecretProvider(SecretProvider):
         self._expires_at = now + ttl
 
 
+def _missing_path_error(exc: Exception, locator: str) -> SourceError | None:
+    """A 404 is "not found", unless Vault says the mount or the engine version is wrong."""
+    text = " ".join(str(item) for item in getattr(exc, "errors", None) or [])
+    if "no handler for route" in text:
+        return InvalidSourceError(
+            f"{locator}: Vault has no secrets engine at this mount; check mount_point and path",
+            source="vault",
+            locator=locator,
+        )
+    if "versioned" in text.lower():
+        return InvalidSourceError(
+            f"{locator}: the mount is a versioned (v2) KV engine; set kv_version=2",
+            source="vault",
+            locator=locator,
+        )
+    return None
+
+
 def translate_error(exc: Exception, locator: str) -> SourceError:
     """Map an hvac or requests error to the ``SourceError`` of its category."""
     hvac_exceptions = require("hvac.exceptions", "vault")
     requests_exceptions = require("requests.exceptions", "vault")
     # Most specific first: requests' Timeout and SSLError types are also ConnectionErrors,
     # and a TLS failure is a configuration problem, not an outage to fall through.
-    table: tuple[tuple[type[BaseException], type[SourceError], str], ...] = (
+    table: tuple[
+        tuple[type[BaseException] | tuple[type[BaseException], ...], type[SourceError], str], ...
+    ] = (
+        (
+            (
+                requests_exceptions.MissingSchema,
+                requests_exceptions.InvalidSchema,
+                requests_exceptions.InvalidURL,
+            ),
+            InvalidSourceError,
+            "the Vault address is not a URL; set VAULT_ADDR like https://vault.example.com:8200",
+        ),
         (
             requests_exceptions.SSLError,
             InvalidSourceError,

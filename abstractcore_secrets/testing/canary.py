@@ -18,11 +18,13 @@ def canary(prefix: str = "sk-canary") -> str:
     return f"{prefix}-{secrets.token_hex(16)}"
 
 
-def exception_texts(error: BaseException) -> list[str]:
+def exception_texts(error: BaseException, *, frame_locals: bool = True) -> list[str]:
     """Return every text an error reporter could read off ``error``.
 
     Its message, ``repr``, attributes and formatted traceback, and the same for each
-    exception chained to it (``__cause__``, ``__context__``), as Sentry-like tools walk them.
+    exception chained to it (``__cause__``, ``__context__``), as Sentry-like tools walk them;
+    with ``frame_locals``, also the tracebacks with every frame's local variables, as
+    ``show_locals`` renderers print them.
     """
     texts: list[str] = []
     seen: set[int] = set()
@@ -34,6 +36,15 @@ def exception_texts(error: BaseException) -> list[str]:
         seen.add(id(current))
         texts += [str(current), repr(current), repr(vars(current))]
         texts.append("".join(traceback.format_exception(current)))
+        if frame_locals:
+            # What show_locals renderers (structlog's dict tracebacks, Sentry) would print.
+            texts.append(
+                "".join(
+                    traceback.TracebackException.from_exception(
+                        current, capture_locals=True
+                    ).format()
+                )
+            )
         pending += [e for e in (current.__cause__, current.__context__) if e is not None]
     return texts
 
