@@ -147,6 +147,23 @@ class TestAWSErrors:
         assert "sk-never-shown" not in str(caught.value)
         assert proxy.requests == 1  # one call: botocore's own retries are off
 
+    @pytest.mark.parametrize("status", [502, 503, 504])
+    def test_gateway_errors_without_an_aws_body_are_unavailable(self, aws_admin, proxied, status):
+        """A load balancer's HTML 5xx is an outage (retried, then fall-through), not invalid."""
+        proxy, source = proxied
+        aws_admin.create_secret(Name="abstractcore/openai", SecretString="k")
+        proxy.respond(status, b"<html>Bad Gateway</html>", {"Content-Type": "text/html"})
+        with pytest.raises(SourceUnavailableError, match=f"HTTP {status}"):
+            source.fetch("openai")
+
+    def test_region_follows_the_environment(self, monkeypatch):
+        """With no region= given, AWS_REGION wins over the proposal's us-east-1 default."""
+        monkeypatch.setenv("AWS_REGION", "eu-west-3")
+        monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+        assert AWSSecretsProvider().client.meta.region_name == "eu-west-3"
+        monkeypatch.delenv("AWS_REGION")
+        assert AWSSecretsProvider().client.meta.region_name == "us-east-1"
+
     def test_server_down_is_unavailable(self, proxied):
         """Connection refused: unavailable, naming what to check."""
         proxy, source = proxied

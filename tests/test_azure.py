@@ -118,6 +118,13 @@ class TestAzureKeyVaultProvider:
         with pytest.raises(SourceTimeoutError):
             provider.fetch("openai")
 
+    def test_template_making_invalid_names_is_refused_at_construction(self, vault):
+        """A template with characters Key Vault refuses fails when built, not at first read."""
+        with pytest.raises(ConfigurationError, match="not a Key Vault secret name"):
+            AzureKeyVaultProvider(
+                vault.vault_url, credential=vault.credential(), name_template="llm/{provider}"
+            )
+
     def test_template_without_provider_is_refused(self, vault):
         """A template that would read one secret for all providers is a configuration error."""
         with pytest.raises(ConfigurationError, match="must contain"):

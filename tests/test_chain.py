@@ -171,6 +171,32 @@ class TestFaultsWhileRunning:
         assert recovered.value.reveal() == "after-outage"
         assert resilience.breaker("vault").state.name == "CLOSED"
 
+    def test_remembered_misses_do_not_close_an_open_circuit(self, openbao, fingerprinter):
+        """A miss answered from memory is not a lookup: the breaker neither counts nor resets."""
+        clock = Clock()
+        with FaultProxy(openbao.address) as proxy:
+            vault = VaultSecretProvider(
+                proxy.address, "root", "secret/data/faults/misses", timeout=1, connect_timeout=0.5
+            )
+            resilience = Resilience(
+                RetryPolicy(attempts=1), failure_threshold=2, reset_timeout=60, clock=clock
+            )
+            manager = SecretsManager(
+                [vault],
+                cache=ResolutionCache(clock=clock),
+                attempt_middleware=[resilience],
+                fingerprinter=fingerprinter,
+            )
+            assert manager.resolve("absent").outcome is Outcome.NOT_FOUND  # remembered
+            proxy.stop()
+            manager.resolve("openai")
+            manager.resolve("openai")
+            assert resilience.breaker("vault").state.name == "OPEN"
+            remembered = manager.resolve("absent").attempts[0]
+            vault.close()
+        assert (remembered.outcome, remembered.tries) == (Outcome.NOT_FOUND, 0)
+        assert resilience.breaker("vault").state.name == "OPEN"
+
     def test_stale_ends_at_max_stale(self, openbao, fingerprinter):
         """Past max_stale the outage is an error: an old key is not served forever."""
         openbao.put_kv("faults/maxstale", {"openai": "old"})

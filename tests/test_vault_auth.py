@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 
 import jwt
 import pytest
+import trustme
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from abstractcore_secrets import (
     InvalidSourceError,
+    SourceForbiddenError,
     SourceThrottledError,
     SourceTimeoutError,
     SourceUnauthenticatedError,
     SourceUnavailableError,
     VaultSecretProvider,
 )
-from abstractcore_secrets.providers.vault_auth import AppRoleAuth, JWTAuth
+from abstractcore_secrets.providers.vault_auth import AppRoleAuth, JWTAuth, KubernetesAuth
 from abstractcore_secrets.testing import FaultProxy, OpenBaoServer
 
 pytestmark = pytest.mark.server
@@ -264,3 +267,121 @@ class TestTLS:
             untrusted = VaultSecretProvider(server.address, "root")
             with pytest.raises(InvalidSourceError, match="VAULT_CACERT"):
                 untrusted.fetch("openai")
+
+
+class TestReviewedEdges:
+    def test_policy_denial_does_not_spend_logins(self, openbao, approle):
+        """A 403 from a missing policy keeps the token: no new AppRole login per denial."""
+        mount = f"kv-{uuid.uuid4().hex[:6]}"
+        openbao.request("POST", f"sys/mounts/{mount}", {"type": "kv", "options": {"version": "2"}})
+        approle_mount, role_id, secret_id = approle("60s")
+        provider = _provider(
+            openbao,
+            AppRoleAuth(role_id, secret_id, mount_point=approle_mount),
+            path=f"{mount}/data/abstractcore",
+        )
+        for _ in range(3):
+            with pytest.raises(SourceForbiddenError):
+                provider.fetch("openai")
+        assert provider.logins == 1
+
+    def test_renewal_outage_is_postponed_not_failed(self, openbao, approle):
+        """Vault refusing renew-self: the read still succeeds with the live token."""
+        openbao.put_kv("abstractcore", {"openai": "sk-renewal-outage"})
+        mount, role_id, secret_id = approle("3s")
+        with FaultProxy(openbao.address) as proxy:
+            provider = VaultSecretProvider(
+                proxy.address, auth=AppRoleAuth(role_id, secret_id, mount_point=mount)
+            )
+            provider.fetch("openai")
+            time.sleep(2.1)
+            proxy.respond(
+                503,
+                b'{"errors":["sealed"]}',
+                {"Content-Type": "application/json"},
+                path_contains="renew-self",
+            )
+            assert provider.get_secret("openai") == "sk-renewal-outage"
+            assert (provider.logins, provider.renewals) == (1, 0)
+            provider.close()
+
+    def test_waiters_behind_a_failed_login_fail_fast(self, openbao, approle):
+        """Eight threads behind a hanging login: one timeout, not eight in a row."""
+        mount, role_id, secret_id = approle("60s")
+        with FaultProxy(openbao.address) as proxy:
+            provider = VaultSecretProvider(
+                proxy.address, auth=AppRoleAuth(role_id, secret_id, mount_point=mount), timeout=1
+            )
+            proxy.delay(5, path_contains="login")
+            errors = []
+
+            def worker():
+                try:
+                    provider.fetch("openai")
+                except SourceTimeoutError as error:
+                    errors.append(error)
+
+            started = time.perf_counter()
+            threads = [threading.Thread(target=worker) for _ in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=30)
+            elapsed = time.perf_counter() - started
+            proxy.clear()
+            provider.close()
+        assert len(errors) == 8
+        assert elapsed < 4  # queued one after another, it would take about 8 s
+
+    @pytest.mark.parametrize(
+        ("kwargs", "message"),
+        [
+            ({"vault_addr": "127.0.0.1:8200"}, "not a URL"),
+            ({"path": "nowhere/data/abstractcore"}, "no secrets engine at this mount"),
+            ({"path": "secret/abstractcore", "kv_version": 1}, "set kv_version=2"),
+        ],
+        ids=["no-scheme", "missing-mount", "v2-read-as-v1"],
+    )
+    def test_misconfiguration_is_invalid_not_a_silent_miss(self, openbao, kwargs, message):
+        """Settings that can never work stop the chain with the fix, not fall through."""
+        openbao.put_kv("abstractcore", {"openai": "x"})
+        options = {"vault_addr": openbao.address, "vault_token": "root", **kwargs}
+        with pytest.raises(InvalidSourceError, match=message):
+            VaultSecretProvider(**options).fetch("openai")
+
+    def test_kubernetes_auth_reaches_openbao_and_maps_its_refusal(self, openbao, tmp_path):
+        """OpenBao mounts Kubernetes auth; with no API server to review the token here, the
+        login is refused, and that maps to unauthenticated (a real cluster is needed for a
+        successful login)."""
+        mount = f"k8s-{uuid.uuid4().hex[:6]}"
+        openbao.request("POST", f"sys/auth/{mount}", {"type": "kubernetes"})
+        openbao.request(
+            "POST",
+            f"auth/{mount}/config",
+            {
+                "kubernetes_host": "https://127.0.0.1:1",
+                "disable_local_ca_jwt": True,
+                "kubernetes_ca_cert": trustme.CA().cert_pem.bytes().decode(),
+            },
+        )
+        openbao.request(
+            "POST",
+            f"auth/{mount}/role/llm",
+            {
+                "bound_service_account_names": ["app"],
+                "bound_service_account_namespaces": ["ml"],
+                "token_policies": ["default"],
+            },
+        )
+        token_file = tmp_path / "token"
+        token_file.write_text(
+            jwt.encode({"sub": "system:serviceaccount:ml:app"}, "k" * 32, algorithm="HS256")
+        )
+        provider = _provider(
+            openbao, KubernetesAuth("llm", token_file=token_file, mount_point=mount)
+        )
+        with pytest.raises(
+            (SourceUnauthenticatedError, SourceForbiddenError, SourceUnavailableError)
+        ) as caught:
+            provider.fetch("openai")
+        assert "kubernetes" in str(caught.value) or "Vault" in str(caught.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import TYPE_CHECKING, Any
 
 from ..errors import (
@@ -119,7 +120,11 @@ class AWSSecretsProvider(SecretProvider):
             session = boto3.session.Session()
             client = session.client(
                 "secretsmanager",
-                region_name=region or session.region_name or "us-east-1",
+                # botocore reads AWS_DEFAULT_REGION; AWS_REGION is what the other SDKs read.
+                region_name=region
+                or os.environ.get("AWS_REGION")
+                or session.region_name
+                or "us-east-1",
                 endpoint_url=endpoint_url,
                 config=config,
             )

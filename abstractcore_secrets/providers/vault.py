@@ -303,7 +303,9 @@ class VaultSecretProvider(SecretProvider):
 
 def _missing_path_error(exc: Exception, locator: str) -> SourceError | None:
     """A 404 is "not found", unless Vault says the mount or the engine version is wrong."""
-    text = " ".join(str(item) for item in getattr(exc, "errors", None) or [])
+    body = getattr(exc, "json", None) or {}
+    notes = [*(getattr(exc, "errors", None) or []), *(body.get("warnings") or [])]
+    text = " ".join(str(item) for item in notes)
     if "no handler for route" in text:
         return InvalidSourceError(
             f"{locator}: Vault has no secrets engine at this mount; check mount_point and path",
