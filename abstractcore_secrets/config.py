@@ -33,6 +33,7 @@ from .errors import ConfigurationError
 from .files import InsecureFilePolicy
 from .manager import SecretsManager
 from .redaction import default_policy
+from .redaction.processors import install_logging_redaction
 from .resilience import Resilience, RetryPolicy
 from .source_factories import MANAGED_SOURCES, SOURCE_FACTORIES, checked_options
 from .telemetry.stack import observability_middleware
@@ -130,6 +131,8 @@ def build_secrets_manager(
         middleware, attempt_middleware = observability_middleware(
             default_policy(), resilience=resilience
         )
+        # The SDKs log headers and bodies at DEBUG (botocore: SecretString): scrub them.
+        install_logging_redaction(default_policy())
     return SecretsManager(
         chain,
         cache=cache,

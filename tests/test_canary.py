@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import pytest
 from clirun import run_cli
@@ -23,6 +24,8 @@ from abstractcore_secrets import (
     SecretsManager,
     VaultSecretProvider,
 )
+from abstractcore_secrets.redaction import RedactionPolicy
+from abstractcore_secrets.redaction.processors import ValueLearner, install_logging_redaction
 from abstractcore_secrets.testing import (
     AzureKeyVaultEmulator,
     FaultProxy,
@@ -153,12 +156,19 @@ def test_no_canary_anywhere(
     assert find_leaks(emitted, [*values.values(), vault_token]) == []
 
 
-def test_no_canary_from_the_cloud_sources(moto_server, aws_admin, monkeypatch, fingerprinter):
-    """AWS and Azure: values and credentials never reach results, errors or their chains.
+def test_no_canary_from_the_cloud_sources(
+    moto_server, aws_admin, monkeypatch, fingerprinter, caplog
+):
+    """AWS and Azure: values and credentials reach no result, error, chain or DEBUG log line.
 
-    (The SDKs' own DEBUG logs are scrubbed by the telemetry layer's logging filter, with its
-    own canary test; here the search covers what our code emits.)
+    botocore logs response bodies (SecretString) at DEBUG: the redaction policy, learning
+    each value as it is resolved, scrubs the SDKs' log records as they are created.
     """
+    caplog.set_level(logging.DEBUG)
+    policy = RedactionPolicy()
+    policy.add(*(os.environ.get(name) for name in ("AWS_SECRET_ACCESS_KEY",)))
+    install_logging_redaction(policy)
+    learner = ValueLearner(policy)
     secret_key, azure_token = canary("aws-secret-key"), canary("azure-token")
     values = {name: canary(f"sk-canary-{name}") for name in ("aws", "azure")}
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret_key)
@@ -174,10 +184,12 @@ def test_no_canary_from_the_cloud_sources(moto_server, aws_admin, monkeypatch, f
             read_timeout=0.5,
             client_options=azure.client_options(),
         )
+        policy.add(secret_key, azure_token)  # credentials, as configure_telemetry learns them
         manager = SecretsManager(
             [aws, key_vault],
             cache=None,
-            attempt_middleware=[Resilience(RetryPolicy(attempts=1))],
+            middleware=[learner],
+            attempt_middleware=[learner.attempt, Resilience(RetryPolicy(attempts=1))],
             fingerprinter=fingerprinter,
         )
         for provider in ("openai", "anthropic", "mistral"):
@@ -193,5 +205,7 @@ def test_no_canary_from_the_cloud_sources(moto_server, aws_admin, monkeypatch, f
         emitted += _emitted_by(lambda: manager.resolve("anthropic"))
         aws.close()
         key_vault.close()
+    emitted += [caplog.text] + [repr(record.__dict__) for record in caplog.records]
     assert "found" in "".join(emitted)
+    assert any(record.name.startswith("botocore") for record in caplog.records)
     assert find_leaks(emitted, [*values.values(), secret_key, azure_token]) == []

@@ -11,7 +11,7 @@ from abstractcore_secrets import (
     SourceUnavailableError,
     VaultSecretProvider,
 )
-from abstractcore_secrets.testing import free_port
+from abstractcore_secrets.testing import OpenBaoServer, free_port
 
 pytestmark = pytest.mark.server
 
@@ -95,3 +95,17 @@ class TestVaultSecretProvider:
         """Missing or malformed settings fail at construction with what to change."""
         with pytest.raises(ConfigurationError, match=message):
             VaultSecretProvider(**kwargs)
+
+
+def test_request_id_joins_the_servers_audit_log():
+    """The request id a read reports is the request.id in OpenBao's own audit log."""
+    with OpenBaoServer(audit=True) as server:
+        server.put_kv("abstractcore", {"openai": "sk-audited"})
+        record = VaultSecretProvider(server.address, server.root_token).fetch("openai")
+        assert record is not None
+        entries = [
+            e for e in server.audit_entries() if e.get("request", {}).get("id") == record.request_id
+        ]
+    assert {e["type"] for e in entries} == {"request", "response"}
+    assert entries[0]["request"]["path"] == "secret/data/abstractcore"
+    assert entries[0]["request"]["operation"] == "read"

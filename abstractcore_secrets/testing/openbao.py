@@ -38,6 +38,8 @@ class OpenBaoServer:
         port: Port to listen on; default a free one. A restarted server keeps it.
         binary: Path of ``bao``; default found on ``PATH`` or beside the running Python.
         tls: Serve HTTPS with a CA the dev server makes; its path is ``ca_path``.
+        audit: Enable a file audit device (declarative config, as OpenBao 2 requires); its
+            entries are read by :meth:`audit_entries`.
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class OpenBaoServer:
         port: int | None = None,
         binary: str | None = None,
         tls: bool = False,
+        audit: bool = False,
     ) -> None:
         # The venv's bin folder may not be on PATH when its Python is run directly.
         found = (
@@ -61,6 +64,7 @@ class OpenBaoServer:
         self.address = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._home = tempfile.mkdtemp(prefix="openbao-home-")
         self.ca_path = str(Path(self._home) / "tls" / "vault-ca.pem")
+        self.audit_path = Path(self._home) / "audit.log" if audit else None
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> OpenBaoServer:
@@ -73,6 +77,14 @@ class OpenBaoServer:
         log = Path(self._home) / "server.log"
         if self.tls:
             (Path(self._home) / "tls").mkdir(exist_ok=True)
+        config = []
+        if self.audit_path is not None:
+            config_file = Path(self._home) / "audit.hcl"
+            config_file.write_text(
+                'audit "file" "file" {\n  options {\n'
+                f'    file_path = "{self.audit_path}"\n  }}\n}}\n'
+            )
+            config = [f"-config={config_file}"]
         with log.open("ab") as log_stream:
             self._process = subprocess.Popen(  # noqa: S603 - fixed argument list
                 [
@@ -81,6 +93,7 @@ class OpenBaoServer:
                     "-dev",
                     f"-dev-root-token-id={self.root_token}",
                     f"-dev-listen-address=127.0.0.1:{self.port}",
+                    *config,
                     *(
                         ["-dev-tls", f"-dev-tls-cert-dir={Path(self._home) / 'tls'}"]
                         if self.tls
@@ -141,6 +154,13 @@ class OpenBaoServer:
     ) -> None:
         """Write a KV v2 secret: ``put_kv("abstractcore", {"openai": "sk-..."})``."""
         self.request("POST", f"{mount}/data/{path}", {"data": fields}, namespace=namespace)
+
+    def audit_entries(self) -> list[dict[str, Any]]:
+        """Return the audit device's entries (requests and responses), oldest first."""
+        if self.audit_path is None or not self.audit_path.exists():
+            return []
+        lines = self.audit_path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
 
     def __enter__(self) -> OpenBaoServer:
         return self.start()
