@@ -75,6 +75,84 @@ def outcomes(telemetry: object) -> SecretsManager:
     return manager
 
 
+def real_sources(telemetry: object) -> None:
+    """Every real source, driven through every outcome; the tests planted the canaries.
+
+    OpenBao, moto and the Key Vault emulator run in the parent; their addresses and the
+    credentials (themselves canaries) come in the environment.
+    """
+    import structlog
+
+    from abstractcore_secrets import (
+        AWSSecretsProvider,
+        AzureKeyVaultProvider,
+        ConfigFileSecretProvider,
+        EnvironmentSecretProvider,
+        VaultSecretProvider,
+    )
+    from abstractcore_secrets.redaction.processors import StructlogRedactor
+    from abstractcore_secrets.testing import EmulatorCredential
+
+    structlog_file = Path(os.environ["APP_STRUCTLOG"]).open("a")  # noqa: SIM115 - until exit
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            StructlogRedactor(telemetry.policy),  # type: ignore[attr-defined]
+            structlog.processors.JSONRenderer(),
+        ],
+        logger_factory=structlog.PrintLoggerFactory(structlog_file),
+    )
+    resilience = Resilience(RetryPolicy(attempts=2, wait_initial=0.01))
+    middleware, attempt_middleware = telemetry.middleware(resilience=resilience)  # type: ignore[attr-defined]
+    sources = [
+        EnvironmentSecretProvider(),
+        VaultSecretProvider(),  # VAULT_ADDR and VAULT_TOKEN
+        AWSSecretsProvider(endpoint_url=os.environ["APP_AWS_URL"], read_timeout=1),
+        AzureKeyVaultProvider(
+            os.environ["APP_AZURE_URL"],
+            credential=EmulatorCredential(os.environ["APP_AZURE_TOKEN"]),
+            client_options={
+                "connection_verify": os.environ["APP_AZURE_CA"],
+                "verify_challenge_resource": False,
+            },
+        ),
+        ConfigFileSecretProvider(),
+    ]
+    manager = SecretsManager(
+        sources,
+        cache=ResolutionCache(),
+        middleware=middleware,
+        attempt_middleware=[*attempt_middleware, resilience],
+    )
+    with principal("carol"):
+        for provider in os.environ["APP_PROVIDERS"].split(","):
+            _report(manager.resolve(provider))
+        _report(manager.resolve("portkey", api_key=os.environ["APP_EXPLICIT"]))
+        structlog.get_logger("app").info(
+            "done", api_key=os.environ["APP_EXPLICIT"], note="key " + os.environ["APP_EXPLICIT"]
+        )
+        logging.getLogger("abstractcore_secrets.app").warning(
+            "explicit key was %s", os.environ["APP_EXPLICIT"]
+        )
+
+
+def nesting(telemetry: object) -> None:
+    """Spans under the caller's span, and the SDK instrumentations' spans under ours."""
+    from opentelemetry import trace
+    from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+    from abstractcore_secrets import build_secrets_manager
+
+    RequestsInstrumentor().instrument()
+    BotocoreInstrumentor().instrument()
+    manager = build_secrets_manager(telemetry=telemetry)  # type: ignore[arg-type]
+    tracer = trace.get_tracer("telemetry-app")
+    with tracer.start_as_current_span("app.request"):
+        for provider in os.environ["APP_PROVIDERS"].split(","):
+            _report(manager.resolve(provider))
+
+
 def main() -> None:
     """Run the scenario named in argv[1]."""
     if os.environ.get("APP_DEBUG_LOG"):
@@ -83,6 +161,10 @@ def main() -> None:
     scenario = sys.argv[1]
     if scenario == "outcomes":
         outcomes(telemetry)
+    elif scenario == "real-sources":
+        real_sources(telemetry)
+    elif scenario == "nesting":
+        nesting(telemetry)
     elif scenario == "outage":
         manager = outcomes(telemetry)
         print("phase-1-done", flush=True)

@@ -271,3 +271,141 @@ def test_collector_down_then_back():
         )
     finally:
         receiver.stop()
+
+
+def test_no_canary_reaches_any_signal(
+    moto_server, aws_admin, monkeypatch, tmp_path, receiver, config_path
+):
+    """Canaries in every source and credential; every outcome; zero hits in every byte out.
+
+    Searched: every OTLP request body the receiver got (spans, metrics, logs), the
+    application's structlog JSON lines, its stdlib log file at DEBUG (hvac, urllib3,
+    botocore, azure), its standard output and error.
+    """
+    from abstractcore_secrets.testing import AzureKeyVaultEmulator, OpenBaoServer
+    from abstractcore_secrets.testing.canary import find_leaks
+
+    values = {
+        name: canary(f"sk-canary-{name}")
+        for name in ("env", "envfile", "vault", "aws", "azure", "config", "explicit")
+    }
+    vault_token, aws_key, azure_token = (
+        canary("hvs-canary"),
+        canary("aws-canary"),
+        canary("azure-canary"),
+    )
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", aws_key)
+    aws_admin.create_secret(Name="abstractcore/mistral", SecretString=values["aws"])
+    key_file = tmp_path / "groq-key"
+    key_file.write_text(values["envfile"] + "\n")
+    key_file.chmod(0o600)
+    config_path.parent.mkdir(parents=True)
+    config_path.write_text(json.dumps({"api_keys": {"vllm": values["config"]}}))
+    config_path.chmod(0o600)
+    debug_log, structlog_file = tmp_path / "debug.log", tmp_path / "structlog.jsonl"
+    with (
+        OpenBaoServer(root_token=vault_token) as bao,
+        AzureKeyVaultEmulator(token=azure_token) as azure,
+    ):
+        bao.put_kv("abstractcore", {"anthropic": values["vault"]})
+        azure.set_secret("ollama", values["azure"])
+        azure.set_secret("deniedp", values["azure"])
+        azure.fail_with(403, name="deniedp")
+        azure.fail_with(500, name="brokenp")
+        resolutions, result = run_app(
+            "real-sources",
+            receiver,
+            "http/protobuf",
+            OPENAI_API_KEY=values["env"],
+            GROQ_API_KEY_FILE=str(key_file),
+            VAULT_ADDR=bao.address,
+            VAULT_TOKEN=vault_token,
+            APP_AWS_URL=moto_server,
+            APP_AZURE_URL=azure.vault_url,
+            APP_AZURE_TOKEN=azure_token,
+            APP_AZURE_CA=azure.ca_pem_path,
+            APP_EXPLICIT=values["explicit"],
+            APP_PROVIDERS="openai,groq,anthropic,mistral,ollama,vllm,together,deniedp,brokenp",
+            APP_DEBUG_LOG=str(debug_log),
+            APP_STRUCTLOG=str(structlog_file),
+        )
+    assert [(r["provider"], r["outcome"], r["source"]) for r in resolutions] == [
+        ("openai", "found", "env"),
+        ("groq", "found", "env"),
+        ("anthropic", "found", "vault"),
+        ("mistral", "found", "aws"),
+        ("ollama", "found", "azure"),
+        ("vllm", "found", "config"),
+        ("together", "not_found", None),
+        ("deniedp", "denied", None),
+        ("brokenp", "error", None),
+        ("portkey", "found", "explicit"),
+    ]
+    assert receiver.wait_for(lambda: len(receiver.logs()) >= 10)
+    everything = [
+        *receiver.raw(),
+        result.stdout,
+        result.stderr,
+        debug_log.read_text(),
+        structlog_file.read_text(),
+    ]
+    assert "urllib3" in debug_log.read_text()  # the SDKs did log at DEBUG
+    assert '"event": "done"' in structlog_file.read_text()
+    assert find_leaks(everything, [*values.values(), vault_token, aws_key, azure_token]) == []
+
+
+def test_spans_nest_under_the_caller_and_sdk_spans_under_ours(
+    openbao, moto_server, aws_admin, receiver, config_path
+):
+    """app.request > secrets.resolve > secrets.lookup > the requests / botocore client span."""
+    openbao.put_kv("nesting", {"anthropic": "sk-nest-vault"})
+    aws_admin.create_secret(Name="abstractcore/mistral", SecretString="sk-nest-aws")
+    config_path.parent.mkdir(parents=True)
+    config_path.write_text(
+        json.dumps(
+            {
+                "secrets": {
+                    "chain": ["env", "vault", "aws", "config"],
+                    "sources": {
+                        "vault": {
+                            "addr": openbao.address,
+                            "token": openbao.root_token,
+                            "path": "secret/data/nesting",
+                        },
+                        "aws": {"endpoint_url": moto_server, "region": "us-east-1"},
+                    },
+                }
+            }
+        )
+    )
+    config_path.chmod(0o600)
+    resolutions, _ = run_app("nesting", receiver, "grpc", APP_PROVIDERS="anthropic,mistral")
+    assert [r["source"] for r in resolutions] == ["vault", "aws"]
+    assert receiver.wait_for(lambda: any(s["name"] == "app.request" for s in receiver.spans()))
+    spans = receiver.spans()
+    by_id = _by_id(spans)
+    app = next(s for s in spans if s["name"] == "app.request")
+
+    def chain_of(span):
+        names = []
+        while span is not None:
+            names.append(span["name"])
+            span = by_id.get(span["parent_span_id"])
+        return names
+
+    resolves = [s for s in spans if s["name"] == "secrets.resolve"]
+    assert all(s["parent_span_id"] == app["span_id"] for s in resolves)
+    http_spans = [s for s in spans if s["scope"].startswith("opentelemetry.instrumentation")]
+    lookup_parents = {
+        by_id[s["parent_span_id"]]["attributes"]["secrets.source"]
+        for s in http_spans
+        if by_id[s["parent_span_id"]]["name"] == "secrets.lookup"
+    }
+    assert lookup_parents == {"vault", "aws"}
+    botocore_span = next(s for s in http_spans if "GetSecretValue" in s["name"])
+    assert chain_of(botocore_span) == [
+        botocore_span["name"],
+        "secrets.lookup",
+        "secrets.resolve",
+        "app.request",
+    ]

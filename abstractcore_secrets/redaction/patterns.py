@@ -35,9 +35,10 @@ SENSITIVE_KEY_NAMES = frozenset(
 )
 """Compared after lower-casing and turning ``-`` into ``_``."""
 
+# Order matters: the more specific format first (Anthropic's sk-ant- before OpenAI's sk-).
 KEY_PATTERNS: dict[str, re.Pattern[str]] = {
-    "openai": re.compile(r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
     "anthropic": re.compile(r"sk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{20,}"),
+    "openai": re.compile(r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
     "aws_access_key_id": re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b"),
     "vault_token": re.compile(r"\b(?:hvs|hvb|hvr)\.[A-Za-z0-9_-]{20,}|\bs\.[A-Za-z0-9]{24}\b"),
     "huggingface": re.compile(r"\bhf_[A-Za-z]{34}\b"),

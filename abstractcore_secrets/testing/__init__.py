@@ -6,13 +6,14 @@ same loop, cache and middleware as production.
 
 from __future__ import annotations
 
-from .azure_keyvault import AzureKeyVaultEmulator
+from .azure_keyvault import AzureKeyVaultEmulator, EmulatorCredential
 from .faultproxy import FaultProxy
 from .openbao import OpenBaoServer, free_port
 from .sources import FailingSecretProvider, InMemorySecretProvider
 
 __all__ = [
     "AzureKeyVaultEmulator",
+    "EmulatorCredential",
     "FailingSecretProvider",
     "FaultProxy",
     "InMemorySecretProvider",
