@@ -351,6 +351,7 @@ def test_no_canary_reaches_any_signal(
     ]
     assert "urllib3" in debug_log.read_text()  # the SDKs did log at DEBUG
     assert '"event": "done"' in structlog_file.read_text()
+    assert '"event": "secret.resolved"' in structlog_file.read_text()  # the audit sink
     assert find_leaks(everything, [*values.values(), vault_token, aws_key, azure_token]) == []
 
 

@@ -39,8 +39,10 @@ class LoggingSink:
 
         if structlog.is_configured():
             structlog.get_logger(self.logger_name).info(**event)
-        else:
-            logging.getLogger(self.logger_name).info(json.dumps(event, default=str))
+            return
+        logger = logging.getLogger(self.logger_name)
+        if logger.isEnabledFor(logging.INFO):  # silent by default: do not even serialise
+            logger.info(json.dumps(event, default=str))
 
 
 class OTelLogSink:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..secret import Secret
-from .patterns import KEY_PATTERNS, is_sensitive_key
+from .patterns import COMBINED_PATTERN, SHORTEST_MATCH, is_sensitive_key
 
 MASK = "[REDACTED]"
 _MIN_VALUE = 6  # shorter values would mask innocent words
@@ -132,12 +133,13 @@ class RedactionPolicy:
             if needle in text:
                 text = text.replace(needle, self.mask)
                 self._count("value")
-        if self.patterns:
-            for name, pattern in KEY_PATTERNS.items():
-                text, count = pattern.subn(self.mask, text)
-                if count:
-                    self._count(f"pattern.{name}")
+        if self.patterns and len(text) >= SHORTEST_MATCH:
+            text = COMBINED_PATTERN.sub(self._mask_match, text)
         return text
+
+    def _mask_match(self, match: re.Match[str]) -> str:
+        self._count(f"pattern.{match.lastgroup}")
+        return self.mask
 
     def _count(self, rule: str) -> None:
         if self.on_redact is not None:

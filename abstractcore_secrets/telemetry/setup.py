@@ -280,7 +280,10 @@ class RedactingLogProcessor(LogRecordProcessor):
         self.policy = policy
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
-        """Mask secrets in the record."""
+        """Mask secrets in the record (our audit events arrive scrubbed already)."""
+        scope = log_record.instrumentation_scope
+        if scope is not None and scope.name == names.SCOPE:
+            return
         record = log_record.log_record
         record.body = self.policy.scrub(record.body)
         attributes = record.attributes
