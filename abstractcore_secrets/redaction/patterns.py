@@ -5,6 +5,7 @@ The formats come from public secret scanners (gitleaks, GitHub secret scanning).
 
 from __future__ import annotations
 
+import functools
 import re
 
 SENSITIVE_KEY_NAMES = frozenset(
@@ -52,6 +53,7 @@ KEY_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def is_sensitive_key(name: str) -> bool:
     """Return whether a field, header or attribute named ``name`` holds a secret."""
     normalised = name.lower().replace("-", "_")
