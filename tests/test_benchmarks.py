@@ -55,3 +55,24 @@ def test_sources_benchmark_runs_against_the_servers():
     ):
         assert label in result.stdout
     assert "served by config" in result.stdout
+
+
+@pytest.mark.server
+def test_telemetry_benchmark_runs():
+    """bench_telemetry.py --quick measures every candidate, collector up and down."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_telemetry.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    for label in (
+        "cached, no middleware",
+        "cached, full telemetry, collector up",
+        "cached, full telemetry, collector down",
+        "bare OTel span",
+        "aws-secretsmanager-caching hit",
+    ):
+        assert label in result.stdout
