@@ -1,0 +1,211 @@
+"""The audit journal: append-only JSON lines, hash-chained, sealed by signed checkpoints.
+
+Each line is one record, in a canonical encoding (sorted keys, no spaces, UTF-8)::
+
+    {"event": {...}, "hash": "<sha256 hex>", "prev": "<hash of the previous record>", "seq": 7}
+
+``hash`` is SHA-256 of the canonical encoding of the record without ``hash``, so editing,
+inserting, deleting or reordering a record breaks the chain at that point. Every
+``checkpoint_every`` records, and at close, a checkpoint record seals the chain: its
+``signature`` is an Ed25519 signature over the head hash, so rewriting the whole tail is
+detected too unless the signing key was stolen.
+
+Several threads and several processes may append to one journal: each append takes an
+exclusive ``flock`` on the file and reads the current head from the file itself.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigurationError
+
+GENESIS = "0" * 64
+CHECKPOINT = "audit.checkpoint"
+_TAIL_BYTES = 1 << 16
+
+
+def canonical(record: Mapping[str, Any]) -> bytes:
+    """Return the canonical encoding of ``record``: what hashes and signatures cover."""
+    return json.dumps(
+        record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode()
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    """Return the SHA-256 hex of ``record`` without its ``hash`` field."""
+    body = {key: value for key, value in record.items() if key != "hash"}
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def load_signing_key(path: Path) -> Any:  # noqa: ANN401 - cryptography's Ed25519PrivateKey
+    """Return the Ed25519 key at ``path``, creating it (PEM, 0600) if absent."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ..files import create_private_once
+
+    if not path.exists():
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        create_private_once(path, pem)
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigurationError(f"{path} does not hold an Ed25519 private key")
+    return key
+
+
+def public_key_id(public_key: Any) -> str:  # noqa: ANN401 - Ed25519PublicKey
+    """Return a short id of a public key: the first 16 hex digits of its SHA-256."""
+    from cryptography.hazmat.primitives import serialization
+
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+class Journal:
+    """Append audit events to a hash-chained file; an audit sink (``journal(event)``).
+
+    Args:
+        path: The journal file (created 0600 in a 0700 folder).
+        signing_key: Ed25519 private key for checkpoints.
+        checkpoint_every: Records between checkpoints.
+        fsync: ``always`` (each record is on disk before the call returns) or ``batch``
+            (on disk at each checkpoint and at close; faster, may lose the last records on
+            a power cut, never corrupts earlier ones).
+
+    Raises:
+        ConfigurationError: An unknown fsync policy.
+    """
+
+    name = "journal"
+
+    def __init__(
+        self,
+        path: Path | str,
+        signing_key: Any,  # noqa: ANN401 - cryptography's Ed25519PrivateKey
+        *,
+        checkpoint_every: int = 1000,
+        fsync: str = "batch",
+    ) -> None:
+        if fsync not in ("always", "batch"):
+            raise ConfigurationError(f"fsync must be 'always' or 'batch', not {fsync!r}")
+        self.path = Path(path)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._key = signing_key
+        self.key_id = public_key_id(signing_key.public_key())
+        self.checkpoint_every = checkpoint_every
+        self.fsync = fsync
+        self._lock = threading.Lock()
+        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        self._file = os.fdopen(descriptor, "a+b")
+
+    def __call__(self, event: Mapping[str, Any]) -> None:
+        """Append one event; raises ``OSError`` if it could not be written."""
+        self.append({"event": dict(event)})
+
+    def append(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Append a record with ``body``'s fields, chained to the head; return it."""
+        with self._lock:
+            fcntl.flock(self._file, fcntl.LOCK_EX)
+            try:
+                record = self._append_locked(body)
+                if record["seq"] % self.checkpoint_every == 0:
+                    self._append_locked(self._checkpoint_body(record["hash"]))
+                    os.fsync(self._file.fileno())
+                return record
+            finally:
+                fcntl.flock(self._file, fcntl.LOCK_UN)
+
+    def checkpoint(self) -> None:
+        """Seal everything written so far with a signed checkpoint, and fsync."""
+        with self._lock:
+            fcntl.flock(self._file, fcntl.LOCK_EX)
+            try:
+                head = _last_record(self._file)
+                if head is not None and head.get("type") != CHECKPOINT:
+                    self._append_locked(self._checkpoint_body(head["hash"]))
+                os.fsync(self._file.fileno())
+            finally:
+                fcntl.flock(self._file, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Checkpoint and close."""
+        if not self._file.closed:
+            self.checkpoint()
+            self._file.close()
+
+    def _checkpoint_body(self, head: str) -> dict[str, Any]:
+        return {
+            "type": CHECKPOINT,
+            "head": head,
+            "key_id": self.key_id,
+            "signature": self._key.sign(bytes.fromhex(head)).hex(),
+        }
+
+    def _append_locked(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        _drop_torn_tail(self._file)
+        head = _last_record(self._file)
+        record = {
+            **body,
+            "seq": 1 if head is None else head["seq"] + 1,
+            "prev": GENESIS if head is None else head["hash"],
+        }
+        record["hash"] = record_hash(record)
+        self._file.write(canonical(record) + b"\n")
+        self._file.flush()
+        if self.fsync == "always":
+            os.fsync(self._file.fileno())
+        return record
+
+
+def _drop_torn_tail(stream: Any) -> None:  # noqa: ANN401 - a binary file
+    """Cut a last line left incomplete by a crash: it was never a record."""
+    stream.seek(0, os.SEEK_END)
+    size = stream.tell()
+    if size == 0:
+        return
+    stream.seek(size - 1)
+    if stream.read(1) == b"\n":
+        return
+    stream.seek(max(0, size - _TAIL_BYTES))
+    tail = stream.read()
+    cut = tail.rfind(b"\n")
+    os.ftruncate(stream.fileno(), size - len(tail) + cut + 1 if cut >= 0 else 0)
+
+
+def _last_record(stream: Any) -> dict[str, Any] | None:  # noqa: ANN401 - a binary file
+    """Return the last complete record of the file (a torn last line is skipped)."""
+    stream.seek(0, os.SEEK_END)
+    size = stream.tell()
+    if size == 0:
+        return None
+    stream.seek(max(0, size - _TAIL_BYTES))
+    lines = stream.read().split(b"\n")
+    for line in reversed(lines):
+        if line.strip():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line torn by a crash: the chain goes on from the last whole one
+            if isinstance(record, dict) and "hash" in record:
+                return record
+    return None
+
+
+def read_records(path: Path) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line number, raw line)`` for each non-empty line, streaming."""
+    with path.open("rb") as stream:
+        for number, line in enumerate(stream, start=1):
+            if line.strip():
+                yield number, line.rstrip(b"\n")

@@ -1,0 +1,172 @@
+"""The audit journal: every kind of tampering is found and located; crashes leave it valid."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from abstractcore_secrets.audit.journal import Journal, canonical, load_signing_key, record_hash
+from abstractcore_secrets.audit.verify import verify
+
+
+@pytest.fixture
+def key():
+    return Ed25519PrivateKey.generate()
+
+
+def _write(path, key, count=10, every=4):
+    journal = Journal(path, key, checkpoint_every=every)
+    for number in range(count):
+        journal({"event": "secret.resolved", "provider": f"p{number}"})
+    journal.close()
+
+
+def _lines(path):
+    return path.read_bytes().splitlines()
+
+
+def _rewrite(path, lines):
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+
+class TestJournal:
+    def test_intact_journal_verifies(self, tmp_path, key):
+        """Ten events, checkpoints every four records and at close: intact."""
+        path = tmp_path / "audit.jsonl"
+        _write(path, key)
+        report = verify([path], key.public_key())
+        assert (report.intact, report.records, report.checkpoints) == (True, 13, 3)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        first = json.loads(_lines(path)[0])
+        assert first["prev"] == "0" * 64
+        assert first["hash"] == record_hash(first)
+
+    @pytest.mark.parametrize(
+        ("tamper", "line", "problem"),
+        [
+            ("edit", 3, "edited"),
+            ("delete", 3, "records deleted before it"),
+            ("reorder", 2, "expected seq 2"),
+            ("insert", 3, "does not chain"),
+            ("forge-checkpoint", 5, "forged checkpoint"),
+            ("rehash-edit", 3, "does not chain"),
+        ],
+    )
+    def test_tampering_is_found_and_located(self, tmp_path, key, tamper, line, problem):
+        """Each kind of tampering is reported at the first record it touches."""
+        path = tmp_path / "audit.jsonl"
+        _write(path, key)
+        lines = _lines(path)
+        records = [json.loads(raw) for raw in lines]
+        if tamper == "edit":
+            lines[2] = lines[2].replace(b"p2", b"px")
+        elif tamper == "delete":
+            del lines[2]
+        elif tamper == "reorder":
+            lines[1], lines[2] = lines[2], lines[1]
+        elif tamper == "insert":
+            forged = {**records[1], "seq": 3}
+            forged["hash"] = record_hash(forged)
+            lines.insert(2, canonical(forged))
+        elif tamper == "forge-checkpoint":
+            other = Ed25519PrivateKey.generate()
+            checkpoint = records[4]
+            checkpoint["signature"] = other.sign(bytes.fromhex(checkpoint["head"])).hex()
+            checkpoint["hash"] = record_hash(checkpoint)
+            lines[4] = canonical(checkpoint)
+        else:  # an edit whose hash was recomputed: the next record no longer chains
+            edited = {**records[2], "event": {"event": "secret.resolved", "provider": "px"}}
+            edited["hash"] = record_hash(edited)
+            lines[2] = canonical(edited)
+        _rewrite(path, lines)
+        report = verify([path], key.public_key())
+        assert not report.intact
+        finding = report.findings[0]
+        assert finding.line == line + (1 if tamper == "rehash-edit" else 0)
+        assert problem in finding.problem
+
+    def test_truncation_after_the_last_checkpoint_is_reported(self, tmp_path, key):
+        """Cutting the final checkpoint leaves unsealed records: not intact, and said so."""
+        path = tmp_path / "audit.jsonl"
+        _write(path, key)
+        _rewrite(path, _lines(path)[:-1])
+        report = verify([path], key.public_key())
+        assert (report.intact, report.unsealed) == (False, 3)
+        assert "not sealed" in report.findings[0].problem
+
+    def test_threads_and_processes_share_one_chain(self, tmp_path, key):
+        """Four processes of four threads append to one file; one intact chain results."""
+        path = tmp_path / "audit.jsonl"
+        key_path = tmp_path / "journal.key"
+        load_signing_key(key_path)
+        context = multiprocessing.get_context("spawn")
+        processes = [
+            context.Process(target=_append_many, args=(str(path), str(key_path), n))
+            for n in range(4)
+        ]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(timeout=60)
+        assert [p.exitcode for p in processes] == [0, 0, 0, 0]
+        report = verify([path], load_signing_key(key_path).public_key())
+        assert report.intact, [str(f) for f in report.findings]
+        events = [json.loads(line) for line in _lines(path)]
+        assert sum(1 for e in events if "event" in e) == 4 * 4 * 25
+
+    def test_kill_9_mid_write_leaves_a_journal_valid_to_its_last_record(self, tmp_path):
+        """A writer killed while appending: every complete record still verifies."""
+        path = tmp_path / "audit.jsonl"
+        key_path = tmp_path / "journal.key"
+        writer = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(path), str(key_path)])
+        deadline = time.monotonic() + 30
+        while (not path.exists() or path.stat().st_size < 200_000) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait()
+        report = verify([path], load_signing_key(key_path).public_key())
+        problems = [f.problem for f in report.findings]
+        assert report.records > 100
+        assert all("not sealed" in p or "torn" in p for p in problems), problems
+        # The next writer cuts a torn last line and chains on from the last whole record.
+        journal = Journal(path, load_signing_key(key_path))
+        journal({"event": "after-crash"})
+        journal.close()
+        assert verify([path], load_signing_key(key_path).public_key()).intact
+
+
+_KILLED_WRITER = """
+import sys
+from pathlib import Path
+from abstractcore_secrets.audit.journal import Journal, load_signing_key
+journal = Journal(sys.argv[1], load_signing_key(Path(sys.argv[2])), checkpoint_every=50)
+while True:
+    journal({"event": "secret.resolved", "provider": "openai", "pad": "x" * 200})
+"""
+
+
+def _append_many(path, key_path, number):
+    import threading
+    from pathlib import Path
+
+    journal = Journal(path, load_signing_key(Path(key_path)), checkpoint_every=30)
+
+    def work():
+        for index in range(25):
+            journal({"event": "secret.resolved", "provider": f"w{number}-{index}"})
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    journal.close()
