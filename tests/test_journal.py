@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -170,3 +171,52 @@ def _append_many(path, key_path, number):
     for thread in threads:
         thread.join()
     journal.close()
+
+
+class TestFailClosed:
+    def _manager(self, journal, mode, fingerprinter):
+        from abstractcore_secrets import SecretsManager
+        from abstractcore_secrets.audit import AuditMiddleware
+        from abstractcore_secrets.testing import InMemorySecretProvider
+
+        audit = AuditMiddleware([journal], failure_mode=mode, fingerprinter=fingerprinter)
+        return SecretsManager(
+            [InMemorySecretProvider({"openai": "sk-journaled"})],
+            middleware=[audit],
+            cache=None,
+            fingerprinter=fingerprinter,
+        )
+
+    def test_full_destination_blocks_resolutions(self, key, fingerprinter):
+        """Journal on a full device (/dev/full): block mode denies, naming the fix."""
+        from abstractcore_secrets.audit.middleware import AuditFailureWarning, AuditUnavailableError
+
+        journal = Journal("/dev/full", key)
+        manager = self._manager(journal, "block", fingerprinter)
+        with pytest.warns(AuditFailureWarning, match="'journal' failed \\(OSError\\)"):
+            resolution = manager.resolve("openai")
+        assert (resolution.outcome.value, resolution.value) == ("denied", None)
+        assert isinstance(resolution.error, AuditUnavailableError)
+        assert "audit_failure_mode='warn'" in str(resolution.error)
+        with pytest.warns(AuditFailureWarning), pytest.raises(PermissionError):
+            manager.get_api_key("openai")
+        with contextlib.suppress(OSError):
+            journal.close()
+
+    def test_warn_mode_proceeds_and_says_so(self, key, fingerprinter):
+        """Warn mode serves the key and warns: never a silent drop."""
+        from abstractcore_secrets.audit.middleware import AuditFailureWarning
+
+        journal = Journal("/dev/full", key)
+        manager = self._manager(journal, "warn", fingerprinter)
+        with pytest.warns(AuditFailureWarning):
+            assert manager.get_api_key("openai") == "sk-journaled"
+        with contextlib.suppress(OSError):
+            journal.close()
+
+    def test_unwritable_destination_fails_at_open(self, tmp_path, key):
+        """A journal folder that cannot be written is an error at construction."""
+        blocked = tmp_path / "a-file"
+        blocked.write_text("")
+        with pytest.raises(OSError, match="Not a directory|File exists"):
+            Journal(blocked / "audit.jsonl", key)

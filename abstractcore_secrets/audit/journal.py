@@ -89,6 +89,8 @@ class Journal:
     """
 
     name = "journal"
+    durable = True
+    """Its failure blocks resolutions when the audit failure mode is ``block``."""
 
     def __init__(
         self,
@@ -142,8 +144,10 @@ class Journal:
     def close(self) -> None:
         """Checkpoint and close."""
         if not self._file.closed:
-            self.checkpoint()
-            self._file.close()
+            try:
+                self.checkpoint()
+            finally:
+                self._file.close()
 
     def _checkpoint_body(self, head: str) -> dict[str, Any]:
         return {

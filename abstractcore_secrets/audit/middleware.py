@@ -8,6 +8,7 @@ The event is scrubbed by the redaction policy before any sink sees it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import getpass
 import itertools
@@ -22,6 +23,7 @@ from typing import Any, Protocol
 
 from opentelemetry import trace
 
+from ..errors import ConfigurationError, ResolutionDeniedError
 from ..fingerprint import Fingerprinter
 from ..middleware import Handler, ResolveRequest
 from ..redaction import RedactionPolicy
@@ -51,6 +53,10 @@ class AuditSink(Protocol):
         ...
 
 
+class AuditUnavailableError(ResolutionDeniedError):
+    """Fail-closed audit: the resolution was denied because it could not be recorded."""
+
+
 class AuditFailureWarning(UserWarning):
     """An audit sink failed to record an event."""
 
@@ -64,6 +70,9 @@ class AuditMiddleware:
         service_name: ``service.name``; default ``$OTEL_SERVICE_NAME``.
         pseudonymize: Record ``user.pseudo_id`` (keyed HMAC) instead of the principal.
         fingerprinter: Keys the pseudonyms; default the installation's key.
+        failure_mode: ``warn`` (default): a failed sink is counted and warned about, the
+            resolution proceeds. ``block``: a found key whose record a durable sink (the
+            journal) could not write is denied, as Vault refuses what it cannot audit.
     """
 
     def __init__(
@@ -74,7 +83,13 @@ class AuditMiddleware:
         service_name: str | None = None,
         pseudonymize: bool = False,
         fingerprinter: Fingerprinter | None = None,
+        failure_mode: str = "warn",
     ) -> None:
+        if failure_mode not in ("warn", "block"):
+            raise ConfigurationError(
+                f"audit failure_mode must be 'warn' or 'block', not {failure_mode!r}"
+            )
+        self.failure_mode = failure_mode
         self.sinks: list[AuditSink] = (
             list(sinks) if sinks is not None else [LoggingSink(), OTelLogSink()]
         )
@@ -97,7 +112,9 @@ class AuditMiddleware:
         resolution = call_next(request)
         duration = time.perf_counter() - started
         event = self._event(_EVENTS[resolution.outcome], resolution, duration)
-        self._emit(event)
+        failed = self._emit(event)
+        if failed and self.failure_mode == "block" and resolution.found:
+            return self._deny(resolution, failed)
         rotated_from = self._rotation(resolution)
         if rotated_from is not None:
             rotation = self._event(names.EVENT_ROTATED, resolution, duration)
@@ -159,7 +176,28 @@ class AuditMiddleware:
             return {"pseudo_id": pseudo.split(":", 1)[1][:32], "os_user": self._os_user}
         return {"id": user_id, "os_user": self._os_user}
 
-    def _emit(self, event: dict[str, Any]) -> None:
+    def _deny(self, resolution: Resolution, failed: list[str]) -> Resolution:
+        """Fail closed: a resolution that could not be recorded durably is not served."""
+        denied = Resolution(
+            resolution.provider,
+            Outcome.DENIED,
+            attempts=resolution.attempts,
+            duration=resolution.duration,
+        )
+        error = AuditUnavailableError(
+            f"resolving {resolution.provider!r} denied: the audit record could not be made "
+            f"durable in {', '.join(failed)}; fix the journal's destination (space, "
+            "permissions) or set audit_failure_mode='warn'",
+            denied,
+        )
+        denied = dataclasses.replace(denied, error=error)
+        error.resolution = denied
+        self._emit(self._event(names.EVENT_DENIED, denied, resolution.duration))
+        return denied
+
+    def _emit(self, event: dict[str, Any]) -> list[str]:
+        """Send ``event`` to every sink; return the names of durable sinks that failed."""
+        failed: list[str] = []
         # Only the free-form fields can carry text from outside (a message, a principal,
         # a path); the rest are built here from ids, hashes, numbers and fixed words.
         scrubbed = {**event, **self.policy.scrub({k: event[k] for k in _FREE_FORM})}
@@ -168,6 +206,8 @@ class AuditMiddleware:
                 sink(scrubbed)
             except Exception as exc:  # noqa: BLE001 - a failed sink is counted and reported
                 self._records.add(1, {names.SINK: sink.name, names.RESULT: "failed"})
+                if getattr(sink, "durable", False):
+                    failed.append(sink.name)
                 warnings.warn(
                     f"audit sink {sink.name!r} failed ({type(exc).__name__}); event "
                     f"{event['event_id']} was not recorded there",
@@ -176,6 +216,7 @@ class AuditMiddleware:
                 )
             else:
                 self._records.add(1, {names.SINK: sink.name, names.RESULT: "written"})
+        return failed
 
 
 def _os_user() -> str | None:
