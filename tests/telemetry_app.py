@@ -171,7 +171,7 @@ def main() -> None:
         sys.stdin.readline()  # the parent starts the receiver, then says go
         with principal("bob"):
             _report(manager.resolve("anthropic", api_key="sk-app-explicit-after-outage"))
-    telemetry.force_flush(10_000)
+    telemetry.force_flush(int(float(os.environ.get("APP_FLUSH_SECONDS", "10")) * 1000))
     telemetry.shutdown()
     Path(os.environ.get("APP_DONE", os.devnull)).write_text("done")
 

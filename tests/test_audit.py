@@ -93,7 +93,6 @@ class TestAuditMiddleware:
         }
         assert event["user"]["id"] == "alice"
         assert event["time"].endswith("+00:00")
-        assert "sk-audit-value-123" not in json.dumps(event)
 
     def test_pseudonymised_principal(self, fingerprinter):
         """With pseudonymize, the principal is a keyed, stable pseudonym."""
@@ -124,9 +123,24 @@ class TestAuditMiddleware:
             "secret.rotated",
             "secret.denied",
         ]
+        assert sink.events[0]["error.type"] is None
         rotated = sink.events[2]
         assert rotated["previous_fingerprint"] == sink.events[0]["fingerprint"]
         assert sink.events[3]["error.type"] == "forbidden"
+
+    def test_failover_between_sources_is_not_a_rotation(self, fingerprinter):
+        """The same provider answered by another source is not reported as rotated."""
+        sink = ListSink()
+        audit = AuditMiddleware([sink], fingerprinter=fingerprinter)
+        vault = FailingSecretProvider(None, name="vault", fallback={"openai": "from-vault"})
+        env = InMemorySecretProvider({"openai": "from-env"}, name="env")
+        manager = SecretsManager(
+            [vault, env], middleware=[audit], cache=None, fingerprinter=fingerprinter
+        )
+        manager.resolve("openai")
+        vault.fallback.clear()
+        manager.resolve("openai")
+        assert [e["event"] for e in sink.events] == ["secret.resolved", "secret.resolved"]
 
     def test_failing_sink_is_reported_not_silent(self, fingerprinter):
         """A sink that raises: the resolution succeeds, a warning names the sink and event."""

@@ -69,7 +69,7 @@ def test_no_canary_anywhere(
 ):
     """Drive found, not found, denied, error and invalid through every source: zero leaks."""
     values = {
-        name: canary(f"sk-canary-{name}")
+        name: canary(f"canary-{name}")
         for name in ("explicit", "env", "envfile", "vault", "config", "corrupt", "spaced")
     }
     canary_bao.put_kv("abstractcore", {"anthropic": values["vault"]})
@@ -170,7 +170,7 @@ def test_no_canary_from_the_cloud_sources(
     install_logging_redaction(policy)
     learner = ValueLearner(policy)
     secret_key, azure_token = canary("aws-secret-key"), canary("azure-token")
-    values = {name: canary(f"sk-canary-{name}") for name in ("aws", "azure")}
+    values = {name: canary(f"canary-{name}") for name in ("aws", "azure")}
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret_key)
     aws_admin.create_secret(Name="abstractcore/openai", SecretString=values["aws"])
     throttled = json.dumps({"__type": "ThrottlingException", "message": "slow down"}).encode()

@@ -73,7 +73,16 @@ class TestEnvironmentSecretProvider:
         record = EnvironmentSecretProvider({"OPENAI_API_KEY_FILE": str(path)}).fetch("openai")
         assert record is not None
         assert record.secret.reveal() == "from-file"
-        assert record.locator == f"env:OPENAI_API_KEY_FILE={path}"
+        assert record.locator == "env:OPENAI_API_KEY_FILE"
+
+    def test_a_key_pasted_into_var_file_is_never_echoed(self):
+        """OPENAI_API_KEY_FILE=<a key> by mistake: the error and locator do not repeat it."""
+        with pytest.raises(InvalidSourceError) as caught:
+            EnvironmentSecretProvider({"OPENAI_API_KEY_FILE": "gsk_pastedkey123456"}).fetch(
+                "openai"
+            )
+        assert "gsk_pastedkey123456" not in str(caught.value)
+        assert caught.value.locator == "env:OPENAI_API_KEY_FILE"
 
     def test_both_var_and_file_is_an_error(self, tmp_path):
         """Setting both is ambiguous; the message says to unset one."""
@@ -88,7 +97,7 @@ class TestEnvironmentSecretProvider:
         ("setup", "message"),
         [
             ("missing", "cannot be read"),
-            ("empty", "is empty"),
+            ("empty", "an empty file"),
             ("two-lines", "whitespace or control characters"),
         ],
     )

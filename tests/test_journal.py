@@ -218,5 +218,5 @@ class TestFailClosed:
         """A journal folder that cannot be written is an error at construction."""
         blocked = tmp_path / "a-file"
         blocked.write_text("")
-        with pytest.raises(OSError, match="Not a directory|File exists"):
+        with pytest.raises(OSError, match=r"Not a directory|File exists"):
             Journal(blocked / "audit.jsonl", key)

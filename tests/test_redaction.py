@@ -90,6 +90,29 @@ class TestRedactionPolicy:
         assert MASK in policy.scrub_text(text)
         assert rule in counted
 
+    @pytest.mark.parametrize(
+        "text",
+        ["vault:secret/desk-assistant-production#openai", "task-runner-queue-worker-01"],
+    )
+    def test_ordinary_names_are_not_masked(self, text):
+        """Words that merely contain 'sk-' keep their provenance value."""
+        assert RedactionPolicy().scrub_text(text) == text
+
+    def test_secret_fields_of_logged_json_bodies_are_masked(self):
+        """botocore's DEBUG body log: SecretString masked before any value is learnt."""
+        text = """Response body: b'{"ARN":"arn:x","SecretString":"unlearnt-value-9","Name":"n"}'"""
+        scrubbed = RedactionPolicy().scrub_text(text)
+        assert "unlearnt-value-9" not in scrubbed
+        assert '"ARN":"arn:x"' in scrubbed
+
+    def test_learnt_values_are_bounded(self):
+        """Past max_values, the oldest values are forgotten: the policy cannot grow forever."""
+        policy = RedactionPolicy(patterns=False, max_values=3)
+        for number in range(5):
+            policy.add(f"tenant-key-{number}-abcdef")
+        assert policy.scrub_text("tenant-key-0-abcdef") == "tenant-key-0-abcdef"
+        assert policy.scrub_text("tenant-key-4-abcdef") == MASK
+
     def test_secret_objects_are_masked(self, policy):
         """A Secret inside a structure becomes the mask."""
         assert policy.scrub({"value": Secret("whatever-value")}) == {"value": MASK}
@@ -103,7 +126,7 @@ class TestRedactionPolicy:
         policy = RedactionPolicy(on_redact=broken)
         policy.add(SECRET)
         assert policy.scrub_text(SECRET) == MASK
-        policy._needles = None  # type: ignore[assignment]  # break it on purpose
+        policy._needles = "not a pattern"  # type: ignore[assignment]  # break it on purpose
         assert policy.scrub_text("anything") == MASK
         assert policy.scrub({"a": "b"}) == MASK
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,7 @@ class TestOutcomesOverOTLP:
             "secrets.cache_hit": False,
             "secrets.stale": False,
             "secrets.locator": "vault:openai",
+            "enduser.id": "alice",
         }
         assert first["status"]["code"] == 0  # unset: the azure failure was handled
         assert first["scope"] == "abstractcore_secrets"
@@ -286,7 +288,7 @@ def test_no_canary_reaches_any_signal(
     from abstractcore_secrets.testing.canary import find_leaks
 
     values = {
-        name: canary(f"sk-canary-{name}")
+        name: canary(f"canary-{name}")
         for name in ("env", "envfile", "vault", "aws", "azure", "config", "explicit")
     }
     vault_token, aws_key, azure_token = (
@@ -410,3 +412,21 @@ def test_spans_nest_under_the_caller_and_sdk_spans_under_ours(
         "secrets.resolve",
         "app.request",
     ]
+
+
+def test_exit_is_bounded_when_the_collector_is_down():
+    """With nothing at the endpoint, the application exits within the telemetry exit bound."""
+    receiver = OTLPReceiver()  # never started
+    started = time.monotonic()
+    resolutions, _ = run_app(
+        "outcomes",
+        receiver,
+        "grpc",
+        APP_VALUE=canary(),
+        OTEL_EXPORTER_OTLP_TIMEOUT="10",
+        APP_FLUSH_SECONDS="2",
+        ABSTRACTCORE_SECRETS_TELEMETRY_EXIT_TIMEOUT="2",
+    )
+    assert len(resolutions) == 7
+    # Three providers, each waiting up to 10 s one after another, would take about 30 s.
+    assert time.monotonic() - started < 12

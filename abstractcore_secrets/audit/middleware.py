@@ -125,9 +125,11 @@ class AuditMiddleware:
     def _rotation(self, resolution: Resolution) -> str | None:
         if resolution.fingerprint is None or resolution.source == "explicit":
             return None
+        # Per source: a failover from one source to another is not a rotation.
+        key = f"{resolution.provider}\0{resolution.source}"
         with self._lock:
-            previous = self._last_fingerprint.get(resolution.provider)
-            self._last_fingerprint[resolution.provider] = resolution.fingerprint
+            previous = self._last_fingerprint.get(key)
+            self._last_fingerprint[key] = resolution.fingerprint
         return previous if previous not in (None, resolution.fingerprint) else None
 
     def _event(self, name: str, resolution: Resolution, duration: float) -> dict[str, Any]:
@@ -165,7 +167,9 @@ class AuditMiddleware:
             "span_id": format(span_context.span_id, "016x") if span_context.is_valid else None,
             "source_request_id": resolution.request_id,
             "duration_ms": round(duration * 1e3, 3),
-            "error.type": failed[-1].error_type if failed else None,
+            "error.type": failed[-1].error_type
+            if failed and (not resolution.found or resolution.stale)
+            else None,
             "error.message": None if error is None else str(error),
         }
 

@@ -77,7 +77,9 @@ class EnvironmentSecretProvider(SecretProvider):
         return None
 
     def _read_file(self, variable: str, path: Path) -> SecretRecord:
-        locator = f"env:{variable}_FILE={path}"
+        # The variable's content is not put in the locator or messages: it is meant to be a
+        # path, but a key pasted there by mistake would travel on into telemetry.
+        locator = f"env:{variable}_FILE"
         failure = None
         try:
             check_permissions(path, self._policy(), source=self.name)
@@ -87,7 +89,7 @@ class EnvironmentSecretProvider(SecretProvider):
             failure = type(exc).__name__
         if failure is not None:
             raise InvalidSourceError(
-                f"{variable}_FILE names {path}, which cannot be read ({failure}); "
+                f"{variable}_FILE names a file that cannot be read ({failure}); "
                 "point it at a readable file holding the key",
                 source=self.name,
                 locator=locator,
@@ -95,7 +97,7 @@ class EnvironmentSecretProvider(SecretProvider):
         value = text.rstrip("\r\n")
         if not value:
             raise InvalidSourceError(
-                f"{variable}_FILE names {path}, which is empty; write the key into it",
+                f"{variable}_FILE names an empty file; write the key into it",
                 source=self.name,
                 locator=locator,
             )

@@ -39,7 +39,7 @@ SENSITIVE_KEY_NAMES = frozenset(
 # Order matters: the more specific format first (Anthropic's sk-ant- before OpenAI's sk-).
 KEY_PATTERNS: dict[str, re.Pattern[str]] = {
     "anthropic": re.compile(r"sk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{20,}"),
-    "openai": re.compile(r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
+    "openai": re.compile(r"(?<![\w-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
     "aws_access_key_id": re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b"),
     "vault_token": re.compile(r"\b(?:hvs|hvb|hvr)\.[A-Za-z0-9_-]{20,}|\bs\.[A-Za-z0-9]{24}\b"),
     "huggingface": re.compile(r"\bhf_[A-Za-z]{34}\b"),
@@ -48,6 +48,13 @@ KEY_PATTERNS: dict[str, re.Pattern[str]] = {
     "jwt": re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
     "private_key": re.compile(
         r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S
+    ),
+    # A secret field inside a logged JSON body (botocore logs responses at DEBUG before any
+    # value could be learnt): the field and its value are masked together.
+    "secret_field": re.compile(
+        r"[\"'](?:SecretString|SecretBinary|secret_string|api_key|apiKey|client_secret|"
+        r"password|access_token|refresh_token|secret_id)[\"']\s*:\s*"
+        r"(?:\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')"
     ),
     "bearer": re.compile(r"\b[Bb][Ee][Aa][Rr][Ee][Rr]\s+[A-Za-z0-9._~+/=-]{8,}"),
 }

@@ -12,6 +12,7 @@ import json
 import re
 import threading
 import urllib.parse
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -53,6 +54,8 @@ class RedactionPolicy:
         patterns: Whether key formats (``sk-...``, ``AKIA...``, JWTs, ...) are masked too.
         on_redact: Called with the rule's name (``value``, ``key``, ``pattern.<name>``) for
             each redaction, for the ``redactions`` counter; it must not raise.
+        max_values: Values remembered at most; the oldest learnt is forgotten first (an
+            application passing a new ``api_key=`` per tenant must not grow it forever).
     """
 
     def __init__(
@@ -61,12 +64,14 @@ class RedactionPolicy:
         mask: str = MASK,
         patterns: bool = True,
         on_redact: Callable[[str], None] | None = None,
+        max_values: int = 256,
     ) -> None:
         self.mask = mask
         self.patterns = patterns
         self.on_redact = on_redact
-        self._needles: tuple[str, ...] = ()
-        self._known: set[str] = set()
+        self.max_values = max_values
+        self._known: OrderedDict[str, None] = OrderedDict()
+        self._needles: re.Pattern[str] | None = None
         self._lock = threading.Lock()
 
     def add(self, *values: str | Secret | None) -> None:
@@ -79,12 +84,18 @@ class RedactionPolicy:
         if not fresh:
             return
         with self._lock:
-            self._known.update(fresh)
-            needles = set(self._needles)
             for text in fresh:
-                needles.update(form for form in encodings(text) if len(form) >= _MIN_VALUE)
-            # Longest first, so a value's encoding is not cut short by a shorter needle.
-            self._needles = tuple(sorted(needles, key=len, reverse=True))
+                self._known[text] = None
+            while len(self._known) > self.max_values:
+                self._known.popitem(last=False)
+            needles = {
+                form for text in self._known for form in encodings(text) if len(form) >= _MIN_VALUE
+            }
+            # One alternation, longest first, so that an encoding is not cut short by a
+            # shorter needle; a scrub is then one scan whatever the number of values.
+            self._needles = re.compile(
+                "|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True))
+            )
 
     def scrub_text(self, text: str) -> str:
         """Return ``text`` with learnt values and key formats masked."""
@@ -129,9 +140,9 @@ class RedactionPolicy:
         return self._scrub(value)
 
     def _scrub_text(self, text: str) -> str:
-        for needle in self._needles:
-            if needle in text:
-                text = text.replace(needle, self.mask)
+        if self._needles is not None:
+            text, count = self._needles.subn(self.mask, text)
+            if count:
                 self._count("value")
         if self.patterns and len(text) >= SHORTEST_MATCH:
             text = COMBINED_PATTERN.sub(self._mask_match, text)

@@ -66,7 +66,11 @@ class ValueLearner:
     def attempt(self, request: AttemptRequest, call_next: AttemptHandler) -> Attempt:
         """Learn the source's credentials (a fresh Vault token after a login, ...) and value."""
         attempt = call_next(request)
-        self.policy.add(*request.source.credentials())
+        try:
+            credentials = request.source.credentials()
+        except Exception:  # noqa: BLE001 - learning must never fail a resolution
+            credentials = ()  # (AWS refreshes expired credentials here, over the network)
+        self.policy.add(*credentials)
         if attempt.record is not None:
             self.policy.add(attempt.record.secret)
         return attempt

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from ..resilience import Resilience
 
 
+MAX_PROVIDERS = 100
+"""Distinct provider names recorded in metric attributes; the rest count as ``other``."""
+
+
 def meter(meter_provider: MeterProvider | None = None) -> metrics.Meter:
     """Return the library's meter."""
     return metrics.get_meter(names.SCOPE, names.SCOPE_VERSION, meter_provider=meter_provider)
@@ -69,11 +73,12 @@ class MetricsMiddleware:
             library_meter.create_observable_gauge(
                 names.CIRCUIT_STATE,
                 callbacks=[self._observe_circuits],
-                unit="1",
+                unit="{state}",
                 description="Circuit breaker state per source: 0 closed, 1 half-open, 2 open.",
             )
         self._clock = clock
         self._since: dict[tuple[str, str], tuple[str, float]] = {}
+        self._providers: set[str] = set()
         self._lock = threading.Lock()
 
     def __call__(self, request: ResolveRequest, call_next: Handler) -> Resolution:
@@ -81,7 +86,7 @@ class MetricsMiddleware:
         started = time.perf_counter()
         resolution = call_next(request)
         attributes: dict[str, str | bool] = {
-            names.PROVIDER: resolution.provider,
+            names.PROVIDER: self._bounded(resolution.provider),
             names.SOURCE: resolution.source or "none",
             names.OUTCOME: resolution.outcome.value,
             names.CACHE_HIT: resolution.cache_hit,
@@ -91,8 +96,22 @@ class MetricsMiddleware:
             attributes[names.ERROR_TYPE] = failed[-1] or "unknown"
         self._resolution.record(time.perf_counter() - started, attributes)
         if resolution.fingerprint and resolution.source:
-            self._track_age(resolution.provider, resolution.source, resolution.fingerprint)
+            provider = str(attributes[names.PROVIDER])
+            self._track_age(provider, resolution.source, resolution.fingerprint)
         return resolution
+
+    def _bounded(self, provider: str) -> str:
+        """Return ``provider``, or ``other`` past the first ``MAX_PROVIDERS`` distinct names.
+
+        Provider names may come from requests: unbounded, they would blow up the series.
+        """
+        if provider in self._providers:
+            return provider
+        with self._lock:
+            if len(self._providers) < MAX_PROVIDERS:
+                self._providers.add(provider)
+                return provider
+        return "other"
 
     def attempt(self, request: AttemptRequest, call_next: AttemptHandler) -> Attempt:
         """Time one source's lookup."""

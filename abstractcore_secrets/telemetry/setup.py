@@ -15,8 +15,12 @@ is replaced.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +52,7 @@ if TYPE_CHECKING:
     from ..resilience import Resilience
 
 _PROTOCOLS = ("grpc", "http/protobuf")
+EXIT_TIMEOUT = "ABSTRACTCORE_SECRETS_TELEMETRY_EXIT_TIMEOUT"
 _CREDENTIAL_VARIABLES = (
     "VAULT_TOKEN",
     "VAULT_SECRET_ID",
@@ -82,14 +87,34 @@ class Telemetry:
         )
 
     def force_flush(self, timeout_millis: int = 5000) -> None:
-        """Export everything queued now."""
-        for provider in self.owned:
-            provider.force_flush(timeout_millis)
+        """Export everything queued now, the providers together, within ``timeout_millis``."""
+        _in_parallel(
+            [functools.partial(p.force_flush, timeout_millis) for p in self.owned],
+            timeout_millis / 1000,
+        )
 
-    def shutdown(self) -> None:
-        """Flush and stop the providers this call created."""
-        for provider in self.owned:
-            provider.shutdown()
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Flush and stop the providers this call created, all at once, within ``timeout``.
+
+        The SDK would shut them down one after another, each waiting up to the exporter
+        timeout for a collector that is down; here they wait together, and the exit is
+        bounded by ``timeout`` (default ``$ABSTRACTCORE_SECRETS_TELEMETRY_EXIT_TIMEOUT``,
+        else 5 s). What could not be exported by then is dropped.
+        """
+        if timeout is None:
+            timeout = float(os.environ.get(EXIT_TIMEOUT, "5"))
+        owned, self.owned = self.owned, []
+        _in_parallel([provider.shutdown for provider in owned], timeout)
+
+
+def _in_parallel(calls: Sequence[Callable[[], object]], timeout: float) -> None:
+    """Run ``calls`` in daemon threads; return when all are done or ``timeout`` has passed."""
+    threads = [threading.Thread(target=call, daemon=True) for call in calls]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def configure_telemetry(
@@ -133,16 +158,29 @@ def configure_telemetry(
     )
     policy.on_redact = lambda rule: redactions.add(1, {names.RULE: rule})
     install_logging_redaction(policy)
+    atexit.register(telemetry.shutdown)
     return telemetry
 
 
-def _exporter_choice(signal: str) -> str:
-    choice = os.environ.get(f"OTEL_{signal.upper()}_EXPORTER", "otlp").split(",")[0].strip()
-    if choice not in ("otlp", "console", "none"):
+def _exporter_choices(signal: str) -> list[str]:
+    """Return the exporters ``OTEL_<SIGNAL>_EXPORTER`` names (a comma-separated list)."""
+    variable = f"OTEL_{signal.upper()}_EXPORTER"
+    choices = [c.strip() for c in os.environ.get(variable, "otlp").split(",") if c.strip()]
+    unknown = [c for c in choices if c not in ("otlp", "console", "none")]
+    if unknown:
         raise ConfigurationError(
-            f"OTEL_{signal.upper()}_EXPORTER={choice!r}: use otlp, console or none"
+            f"{variable} names {unknown}: configure_telemetry() supports otlp, console and "
+            "none; for others (prometheus, ...) set up the SDK yourself, and pass its "
+            "providers' middleware with observability_middleware()"
         )
-    return choice
+    return [c for c in choices if c != "none"]
+
+
+def _exporters(signal: str, protocol: str, endpoint: str | None, console: Any) -> list[Any]:  # noqa: ANN401
+    return [
+        console() if choice == "console" else _otlp_exporter(signal, protocol, endpoint)
+        for choice in _exporter_choices(signal)
+    ]
 
 
 def _otlp_exporter(signal: str, protocol: str, endpoint: str | None) -> Any:  # noqa: ANN401
@@ -168,14 +206,8 @@ def _tracer_provider(
     existing = trace.get_tracer_provider()
     if isinstance(existing, TracerProvider):
         return existing  # the application's own: used as it is
-    provider = TracerProvider(resource=resource)
-    choice = _exporter_choice("traces")
-    if choice != "none":
-        exporter = (
-            ConsoleSpanExporter()
-            if choice == "console"
-            else _otlp_exporter("traces", protocol, endpoint)
-        )
+    provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+    for exporter in _exporters("traces", protocol, endpoint, ConsoleSpanExporter):
         provider.add_span_processor(
             BatchSpanProcessor(RedactingSpanExporter(exporter, telemetry.policy))
         )
@@ -195,16 +227,10 @@ def _meter_provider(
     if isinstance(existing, MeterProvider):
         return existing
     readers = []
-    choice = _exporter_choice("metrics")
-    if choice != "none":
-        exporter = (
-            ConsoleMetricExporter()
-            if choice == "console"
-            else _otlp_exporter("metrics", protocol, endpoint)
-        )
-        interval = interval or int(os.environ.get("OTEL_METRIC_EXPORT_INTERVAL", "60000"))
+    interval = interval or int(os.environ.get("OTEL_METRIC_EXPORT_INTERVAL", "60000"))
+    for exporter in _exporters("metrics", protocol, endpoint, ConsoleMetricExporter):
         readers.append(PeriodicExportingMetricReader(exporter, export_interval_millis=interval))
-    provider = MeterProvider(resource=resource, metric_readers=readers)
+    provider = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
     metrics.set_meter_provider(provider)
     telemetry.owned.append(provider)
     return provider
@@ -216,15 +242,11 @@ def _logger_provider(
     existing = _logs.get_logger_provider()
     if isinstance(existing, LoggerProvider):
         return existing
-    provider = LoggerProvider(resource=resource)
-    choice = _exporter_choice("logs")
-    if choice != "none":
-        exporter = (
-            ConsoleLogRecordExporter()
-            if choice == "console"
-            else _otlp_exporter("logs", protocol, endpoint)
-        )
+    provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    exporters = _exporters("logs", protocol, endpoint, ConsoleLogRecordExporter)
+    if exporters:
         provider.add_log_record_processor(RedactingLogProcessor(telemetry.policy))
+    for exporter in exporters:
         provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
     _logs.set_logger_provider(provider)
     telemetry.owned.append(provider)

@@ -23,16 +23,19 @@ def observability_middleware(
     resilience: Resilience | None = None,
     audit: AuditMiddleware | None = None,
     service_name: str | None = None,
+    pseudonymize: bool = False,
 ) -> tuple[list[Middleware], list[AttemptMiddleware]]:
     """Return the resolution and attempt middleware lists, outermost first.
 
-    Order: value learning (so that redaction knows a value before anything is emitted),
-    tracing, metrics, audit; the manager adds the cache innermost itself.
+    Order: value learning, tracing, metrics, audit; the manager adds the cache innermost
+    itself. ``pseudonymize`` records principals as keyed pseudonyms in spans and events.
     """
     learner = ValueLearner(policy)
-    tracing = TracingMiddleware(tracer_provider)
+    tracing = TracingMiddleware(tracer_provider, policy=policy, pseudonymize=pseudonymize)
     measuring = MetricsMiddleware(meter_provider, resilience=resilience)
-    audit = audit or AuditMiddleware(policy=policy, service_name=service_name)
+    audit = audit or AuditMiddleware(
+        policy=policy, service_name=service_name, pseudonymize=pseudonymize
+    )
     return (
         [learner, tracing, measuring, audit],
         [learner.attempt, tracing.attempt, measuring.attempt],

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from ..audit.principal import current_principal
+from ..fingerprint import Fingerprinter
 from ..middleware import AttemptHandler, AttemptRequest, Handler, ResolveRequest
+from ..redaction import RedactionPolicy, default_policy
 from ..resolution import Attempt, Outcome, Resolution
 from . import names
 
@@ -26,14 +29,30 @@ _FAILED = (Outcome.DENIED, Outcome.ERROR)
 class TracingMiddleware:
     """Emit spans; use as both kinds of middleware (``middleware`` and ``.attempt``).
 
+    Free text (error messages) is scrubbed here, at the source, so that an application's
+    own exporters, which our redaction does not wrap, never receive a value either.
+
     Args:
         tracer_provider: Default: the global one (a no-op until an SDK is configured).
+        policy: The redaction policy; default the process-wide one.
+        pseudonymize: Put ``enduser.pseudo.id`` (keyed HMAC) instead of ``enduser.id``.
+        fingerprinter: Keys the pseudonyms; default the installation's key.
     """
 
-    def __init__(self, tracer_provider: TracerProvider | None = None) -> None:
+    def __init__(
+        self,
+        tracer_provider: TracerProvider | None = None,
+        *,
+        policy: RedactionPolicy | None = None,
+        pseudonymize: bool = False,
+        fingerprinter: Fingerprinter | None = None,
+    ) -> None:
         self._tracer = trace.get_tracer(
             names.SCOPE, names.SCOPE_VERSION, tracer_provider=tracer_provider
         )
+        self._policy = policy or default_policy()
+        self._pseudonymize = pseudonymize
+        self._fingerprinter = fingerprinter
 
     def __call__(self, request: ResolveRequest, call_next: Handler) -> Resolution:
         """Wrap a resolution in a ``secrets.resolve`` span."""
@@ -41,6 +60,9 @@ class TracingMiddleware:
             resolution = call_next(request)
             if span.is_recording():
                 span.set_attributes(resolution_attributes(resolution))
+                user = current_principal()
+                if user is not None:
+                    span.set_attributes(self._enduser(user))
                 if resolution.outcome in _FAILED:
                     span.set_status(Status(StatusCode.ERROR, _error_type(resolution)))
             return resolution
@@ -71,7 +93,7 @@ class TracingMiddleware:
                         "exception",
                         {
                             "exception.type": type(attempt.error).__name__,
-                            "exception.message": str(attempt.error),
+                            "exception.message": self._policy.scrub_text(str(attempt.error)),
                         },
                     )
                 if request_id:
@@ -80,6 +102,13 @@ class TracingMiddleware:
                 if attempt.outcome in _FAILED:
                     span.set_status(Status(StatusCode.ERROR, attempt.error_type))
             return attempt
+
+    def _enduser(self, user: str) -> dict[str, str]:
+        if not self._pseudonymize:
+            return {names.ENDUSER_ID: self._policy.scrub_text(user)}
+        fingerprinter = self._fingerprinter or Fingerprinter()
+        pseudo = fingerprinter.fingerprint(f"principal:{user}").split(":", 1)[1][:32]
+        return {names.ENDUSER_PSEUDO_ID: pseudo}
 
 
 def resolution_attributes(resolution: Resolution) -> dict[str, Any]:

@@ -13,8 +13,12 @@ from collections.abc import Iterable
 from ..redaction import encodings
 
 
-def canary(prefix: str = "sk-canary") -> str:
-    """Return a fresh value that cannot occur by chance: ``<prefix>-<32 hex>``."""
+def canary(prefix: str = "canary") -> str:
+    """Return a fresh value that cannot occur by chance: ``<prefix>-<32 hex>``.
+
+    The default prefix matches no key format, so that a search finds what by-value
+    redaction missed rather than what a format pattern happened to mask.
+    """
     return f"{prefix}-{secrets.token_hex(16)}"
 
 
