@@ -6,7 +6,7 @@ import click
 
 from .._version import __version__
 from ..errors import SecretsError
-from . import console, demo, keys, set_provider, status
+from . import audit, console, demo, keys, set_provider, status
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,6 +66,7 @@ cli.add_command(status.status_command)
 cli.add_command(keys.get_command)
 cli.add_command(keys.set_key_command)
 cli.add_command(demo.demo_command)
+cli.add_command(audit.audit_group)
 
 
 def main() -> None:

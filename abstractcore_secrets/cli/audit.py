@@ -1,0 +1,154 @@
+"""``audit``: verify journals, export them, and find who was served a leaked key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import SecretsError
+from . import console
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """Verify, export and search audit journals."""
+
+
+def _public_key(path: Path) -> object:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+
+    data = path.read_bytes()
+    try:
+        key: object = serialization.load_pem_public_key(data)
+    except ValueError:
+        key = serialization.load_pem_private_key(data, password=None)
+    if isinstance(key, Ed25519PrivateKey):
+        return key.public_key()
+    if not isinstance(key, Ed25519PublicKey):
+        console.fail(f"{path} holds no Ed25519 key", console.Exit.USAGE)
+    return key
+
+
+@audit_group.command("verify")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="The journal's Ed25519 public key (or its private key) in PEM.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def verify_command(paths: tuple[Path, ...], key_path: Path, as_json: bool) -> None:
+    """Check hash chains and checkpoint signatures; exit 0 only when every journal is intact.
+
+    Reports the first edited, inserted, deleted, reordered or forged record of each file,
+    by file, line and seq, and records left unsealed after the last checkpoint.
+    """
+    from ..audit.verify import verify
+
+    report = verify(paths, _public_key(key_path))
+    if as_json:
+        console.print_json(
+            {
+                "intact": report.intact,
+                "records": report.records,
+                "checkpoints": report.checkpoints,
+                "unsealed": report.unsealed,
+                "findings": [str(f) for f in report.findings],
+            }
+        )
+    else:
+        for finding in report.findings:
+            console.say(str(finding))
+        state = "intact" if report.intact else "NOT intact"
+        console.say(f"{state}: {report.records} records, {report.checkpoints} checkpoints")
+    raise SystemExit(0 if report.intact else 1)
+
+
+@audit_group.command("export")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl", "ocsf", "cef"]),
+    default="jsonl",
+    show_default=True,
+)
+@click.option("--since", type=click.DateTime(), help="From this time (UTC if no zone).")
+@click.option("--until", type=click.DateTime(), help="Up to this time, excluded.")
+@click.option("--provider")
+@click.option("--source")
+@click.option("--outcome", type=click.Choice(["found", "not_found", "denied", "error"]))
+@click.option("--user", help="A principal id or pseudonym.")
+def export_command(
+    paths: tuple[Path, ...],
+    fmt: str,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    provider: str | None,
+    source: str | None,
+    outcome: str | None,
+    user: str | None,
+) -> None:
+    """Stream the journals' events to standard output as CSV, JSON lines, OCSF or CEF."""
+    from ..audit.exports import Filters, export
+
+    filters = Filters(_utc(since), _utc(until), provider, source, outcome, user)
+    export(paths, fmt, sys.stdout, filters)
+
+
+@audit_group.command("find-key")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def find_key_command(paths: tuple[Path, ...], as_json: bool) -> None:
+    """List every resolution that served a key read from stdin: when, to whom, from where.
+
+    The key is never taken as an argument; it is fingerprinted with this installation's key,
+    and only fingerprints are compared. Exit 0 when found, 1 when never served.
+    """
+    from ..audit.exports import events
+    from ..fingerprint import Fingerprinter
+    from ..secret import Secret
+    from .keys import read_secret_input
+
+    try:
+        fingerprint = Fingerprinter().fingerprint(Secret(read_secret_input("Leaked key")))
+    except (SecretsError, ValueError) as error:
+        console.fail(f"{error}", console.Exit.USAGE)
+    served = [
+        {
+            "time": e.get("time"),
+            "user": (e.get("user") or {}).get("id") or (e.get("user") or {}).get("pseudo_id"),
+            "os_user": (e.get("user") or {}).get("os_user"),
+            "host": e.get("host.name"),
+            "provider": e.get("provider"),
+            "source": e.get("source"),
+            "locator": e.get("locator"),
+            "event_id": e.get("event_id"),
+        }
+        for e in events(paths)
+        if e.get("fingerprint") == fingerprint
+    ]
+    if as_json:
+        console.print_json(served)
+    elif served:
+        console.print_table(
+            served, ("time", "user", "os_user", "host", "provider", "source", "locator")
+        )
+    else:
+        console.say("this key was never served according to these journals")
+    raise SystemExit(0 if served else 1)
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=dt.timezone.utc)
