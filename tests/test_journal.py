@@ -104,14 +104,15 @@ class TestJournal:
         assert (report.intact, report.unsealed) == (False, 3)
         assert "not sealed" in report.findings[0].problem
 
-    def test_threads_and_processes_share_one_chain(self, tmp_path, key):
-        """Four processes of four threads append to one file; one intact chain results."""
+    @pytest.mark.parametrize("max_bytes", [None, 15_000], ids=["one-file", "rotating"])
+    def test_threads_and_processes_share_one_chain(self, tmp_path, key, max_bytes):
+        """Four processes of four threads append to one journal; one intact chain results."""
         path = tmp_path / "audit.jsonl"
         key_path = tmp_path / "journal.key"
         load_signing_key(key_path)
         context = multiprocessing.get_context("spawn")
         processes = [
-            context.Process(target=_append_many, args=(str(path), str(key_path), n))
+            context.Process(target=_append_many, args=(str(path), str(key_path), n, max_bytes))
             for n in range(4)
         ]
         for process in processes:
@@ -119,10 +120,12 @@ class TestJournal:
         for process in processes:
             process.join(timeout=60)
         assert [p.exitcode for p in processes] == [0, 0, 0, 0]
-        report = verify([path], load_signing_key(key_path).public_key())
+        files = sorted(tmp_path.glob("audit.jsonl*"))
+        report = verify(files, load_signing_key(key_path).public_key())
         assert report.intact, [str(f) for f in report.findings]
-        events = [json.loads(line) for line in _lines(path)]
+        events = [json.loads(line) for f in files for line in _lines(f)]
         assert sum(1 for e in events if "event" in e) == 4 * 4 * 25
+        assert (len(files) > 2) is (max_bytes is not None)
 
     def test_kill_9_mid_write_leaves_a_journal_valid_to_its_last_record(self, tmp_path):
         """A writer killed while appending: every complete record still verifies."""
@@ -155,11 +158,13 @@ while True:
 """
 
 
-def _append_many(path, key_path, number):
+def _append_many(path, key_path, number, max_bytes=None):
     import threading
     from pathlib import Path
 
-    journal = Journal(path, load_signing_key(Path(key_path)), checkpoint_every=30)
+    journal = Journal(
+        path, load_signing_key(Path(key_path)), checkpoint_every=30, max_bytes=max_bytes
+    )
 
     def work():
         for index in range(25):
@@ -220,3 +225,32 @@ class TestFailClosed:
         blocked.write_text("")
         with pytest.raises(OSError, match=r"Not a directory|File exists"):
             Journal(blocked / "audit.jsonl", key)
+
+
+class TestRotation:
+    def test_rotation_carries_the_chain_across_files(self, tmp_path, key):
+        """Size rotation: sealed files plus the live one verify as one chain, in any order."""
+        path = tmp_path / "audit.jsonl"
+        journal = Journal(path, key, checkpoint_every=50, max_bytes=20_000)
+        for number in range(400):
+            journal({"event": "secret.resolved", "provider": f"p{number}", "pad": "x" * 60})
+        journal.close()
+        files = sorted(tmp_path.glob("audit.jsonl*"))
+        assert len(files) > 3
+        report = verify(list(reversed(files)), key.public_key())
+        assert report.intact, [str(f) for f in report.findings]
+        events = sum(1 for f in files for line in _lines(f) if b'"event":{' in line)
+        assert events == 400
+
+    def test_a_missing_rotated_file_is_found(self, tmp_path, key):
+        """Removing a sealed file in the middle breaks the chain where the next one starts."""
+        path = tmp_path / "audit.jsonl"
+        journal = Journal(path, key, checkpoint_every=50, max_bytes=20_000)
+        for number in range(400):
+            journal({"event": "secret.resolved", "provider": f"p{number}", "pad": "x" * 60})
+        journal.close()
+        archives = sorted(tmp_path.glob("audit.jsonl.*"))
+        archives[1].unlink()
+        report = verify(sorted(tmp_path.glob("audit.jsonl*")), key.public_key())
+        assert not report.intact
+        assert "deleted" in report.findings[0].problem

@@ -29,6 +29,7 @@ from ..errors import ConfigurationError
 
 GENESIS = "0" * 64
 CHECKPOINT = "audit.checkpoint"
+ROTATED = "audit.rotated"
 _TAIL_BYTES = 1 << 16
 
 
@@ -83,6 +84,9 @@ class Journal:
         fsync: ``always`` (each record is on disk before the call returns) or ``batch``
             (on disk at each checkpoint and at close; faster, may lose the last records on
             a power cut, never corrupts earlier ones).
+        max_bytes: Rotate when the file grows past this size: the file is sealed with a
+            checkpoint, kept as ``<name>.<first seq>``, and a new file continues the chain
+            (its first record points at the sealed file's last hash). ``None``: never.
 
     Raises:
         ConfigurationError: An unknown fsync policy.
@@ -99,6 +103,7 @@ class Journal:
         *,
         checkpoint_every: int = 1000,
         fsync: str = "batch",
+        max_bytes: int | None = None,
     ) -> None:
         if fsync not in ("always", "batch"):
             raise ConfigurationError(f"fsync must be 'always' or 'batch', not {fsync!r}")
@@ -108,9 +113,9 @@ class Journal:
         self.key_id = public_key_id(signing_key.public_key())
         self.checkpoint_every = checkpoint_every
         self.fsync = fsync
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-        self._file = os.fdopen(descriptor, "a+b")
+        self._file = _open(self.path)
 
     def __call__(self, event: Mapping[str, Any]) -> None:
         """Append one event; raises ``OSError`` if it could not be written."""
@@ -119,15 +124,56 @@ class Journal:
     def append(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Append a record with ``body``'s fields, chained to the head; return it."""
         with self._lock:
-            fcntl.flock(self._file, fcntl.LOCK_EX)
+            self._lock_current_file()
             try:
                 record = self._append_locked(body)
                 if record["seq"] % self.checkpoint_every == 0:
                     self._append_locked(self._checkpoint_body(record["hash"]))
                     os.fsync(self._file.fileno())
+                if self.max_bytes is not None and self._file.tell() >= self.max_bytes:
+                    self._rotate_locked()
                 return record
             finally:
                 fcntl.flock(self._file, fcntl.LOCK_UN)
+
+    def _lock_current_file(self) -> None:
+        """Lock the file now at ``path``; another process may have rotated it away."""
+        while True:
+            fcntl.flock(self._file, fcntl.LOCK_EX)
+            if os.fstat(self._file.fileno()).st_ino == self.path.stat().st_ino:
+                return
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = _open(self.path)
+
+    def _rotate_locked(self) -> None:
+        """Seal this file, keep it under its first seq, and continue the chain in a new one."""
+        head = _last_record(self._file)
+        if head is None:
+            return
+        if head.get("type") != CHECKPOINT:
+            head = self._append_locked(self._checkpoint_body(head["hash"]))
+        os.fsync(self._file.fileno())
+        self._file.seek(0)
+        first = json.loads(self._file.readline())
+        archive = self.path.with_name(f"{self.path.name}.{first['seq']:012d}")
+        os.link(self.path, archive)
+        # The new file starts with a record that chains to the sealed one, and replaces
+        # the name atomically: writers never see a missing or an unchained journal.
+        fresh = self.path.with_name(f".{self.path.name}.next")
+        opener = _open(fresh)
+        start = {
+            "type": ROTATED,
+            "previous_file": archive.name,
+            "seq": head["seq"] + 1,
+            "prev": head["hash"],
+        }
+        start["hash"] = record_hash(start)
+        opener.write(canonical(start) + b"\n")
+        opener.flush()
+        os.fsync(opener.fileno())
+        fresh.replace(self.path)
+        opener.close()
 
     def checkpoint(self) -> None:
         """Seal everything written so far with a signed checkpoint, and fsync."""
@@ -171,6 +217,11 @@ class Journal:
         if self.fsync == "always":
             os.fsync(self._file.fileno())
         return record
+
+
+def _open(path: Path) -> Any:  # noqa: ANN401 - a binary file
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    return os.fdopen(descriptor, "a+b")
 
 
 def _drop_torn_tail(stream: Any) -> None:  # noqa: ANN401 - a binary file

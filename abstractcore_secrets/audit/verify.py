@@ -49,18 +49,48 @@ def verify(paths: Iterable[Path], public_key: Any) -> Report:  # noqa: ANN401 - 
         public_key: The Ed25519 public key that signed the checkpoints.
     """
     report = Report()
-    for path in paths:
-        finding = _verify_one(Path(path), public_key, report)
+    # Rotated files continue one chain: check them in seq order, carrying the head across.
+    ordered = sorted((Path(p) for p in paths), key=_first_seq)
+    carried: tuple[str, int] | None = None
+    for path in ordered:
+        start = carried if _first_seq(path) > 1 else None
+        if _first_seq(path) > 1 and carried is None:
+            report.findings.append(
+                Finding(
+                    str(path),
+                    1,
+                    _first_seq(path),
+                    "continues a rotated file that was not given: verify it with its predecessors",
+                )
+            )
+            continue
+        finding, carried = _verify_one(path, public_key, report, start)
         if finding is not None:
             report.findings.append(finding)
+            carried = None
     return report
 
 
-def _verify_one(path: Path, public_key: Any, report: Report) -> Finding | None:  # noqa: ANN401, PLR0911
+def _first_seq(path: Path) -> int:
+    for _, raw in read_records(path):
+        try:
+            return int(json.loads(raw).get("seq", 0))
+        except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
+            return 0
+    return 0
+
+
+def _verify_one(  # noqa: PLR0911 - one return per kind of tampering reads best
+    path: Path,
+    public_key: Any,  # noqa: ANN401 - cryptography's Ed25519PublicKey
+    report: Report,
+    start: tuple[str, int] | None,
+) -> tuple[Finding | None, tuple[str, int] | None]:
     from cryptography.exceptions import InvalidSignature
 
     expected_key = public_key_id(public_key)
-    previous_hash, previous_seq, unsealed = GENESIS, 0, 0
+    previous_hash, previous_seq = start or (GENESIS, 0)
+    unsealed = 0
     for line_number, raw in read_records(path):
         try:
             record = json.loads(raw)
@@ -70,35 +100,39 @@ def _verify_one(path: Path, public_key: Any, report: Report) -> Finding | None: 
                 line_number,
                 None,
                 "not a JSON record: edited, or torn by a crash before this line",
-            )
+            ), None
         if not isinstance(record, dict) or not {"seq", "prev", "hash"} <= set(record):
-            return Finding(str(path), line_number, None, "not a journal record")
+            return Finding(str(path), line_number, None, "not a journal record"), None
         seq = record["seq"]
         if record_hash(record) != record["hash"]:
-            return Finding(str(path), line_number, seq, "edited: its hash does not match")
+            return Finding(str(path), line_number, seq, "edited: its hash does not match"), None
         if seq != previous_seq + 1:
             problem = (
                 "records deleted before it" if seq > previous_seq + 1 else "reordered or inserted"
             )
             return Finding(
                 str(path), line_number, seq, f"{problem}: expected seq {previous_seq + 1}"
-            )
+            ), None
         if record["prev"] != previous_hash:
             return Finding(
                 str(path),
                 line_number,
                 seq,
                 "inserted or reordered: it does not chain to the record before",
-            )
+            ), None
         report.records += 1
         unsealed += 1
         if record.get("type") == CHECKPOINT:
             if record.get("key_id") != expected_key or record.get("head") != previous_hash:
-                return Finding(str(path), line_number, seq, "forged checkpoint: wrong key or head")
+                return Finding(
+                    str(path), line_number, seq, "forged checkpoint: wrong key or head"
+                ), None
             try:
                 public_key.verify(bytes.fromhex(record["signature"]), bytes.fromhex(previous_hash))
             except (InvalidSignature, ValueError):
-                return Finding(str(path), line_number, seq, "forged checkpoint: bad signature")
+                return Finding(
+                    str(path), line_number, seq, "forged checkpoint: bad signature"
+                ), None
             report.checkpoints += 1
             unsealed = 0
         previous_hash, previous_seq = record["hash"], seq
@@ -110,5 +144,5 @@ def _verify_one(path: Path, public_key: Any, report: Report) -> Finding | None: 
             previous_seq,
             f"{unsealed} records after the last checkpoint are not sealed: the "
             "writer is still running or crashed, or records after them were cut",
-        )
-    return None
+        ), None
+    return None, (previous_hash, previous_seq)
