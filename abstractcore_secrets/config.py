@@ -19,14 +19,17 @@ Precedence, lowest first: built-in defaults, the ``secrets`` section, the active
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import envvars
+from .audit import AuditMiddleware, LoggingSink, OTelLogSink
 from .cache import ResolutionCache
 from .config_file import SECRETS, ConfigFile
 from .errors import ConfigurationError
@@ -55,6 +58,7 @@ class ChainSettings:
     insecure_files: InsecureFilePolicy = InsecureFilePolicy.REFUSE
     profile: str | None = None
     resilience: Mapping[str, Any] = field(default_factory=dict)
+    audit: Mapping[str, Any] = field(default_factory=dict)
 
 
 def load_settings(
@@ -98,7 +102,34 @@ def load_settings(
             _RESILIENCE,
             f"{config.path} secrets.resilience",
         ),
+        audit=_audit_settings(environ, section, config.path),
     )
+
+
+_AUDIT = {
+    "journal": str,
+    "signing_key": str,
+    "checkpoint_every": int,
+    "fsync": str,
+    "max_bytes": int,
+    "failure_mode": str,
+    "pseudonymize": bool,
+}
+
+
+def _audit_settings(
+    environ: Mapping[str, str], section: Mapping[str, Any], path: Path
+) -> dict[str, Any]:
+    options = checked_options(
+        _as_dict(section.get("audit", {}), "secrets.audit", path),
+        _AUDIT,
+        f"{path} secrets.audit",
+    )
+    if environ.get(envvars.AUDIT_JOURNAL):
+        options["journal"] = environ[envvars.AUDIT_JOURNAL]
+    if environ.get(envvars.AUDIT_FAILURE_MODE):
+        options["failure_mode"] = environ[envvars.AUDIT_FAILURE_MODE]
+    return options
 
 
 def build_secrets_manager(
@@ -125,11 +156,15 @@ def build_secrets_manager(
         timeout=options.pop("timeout", RetryPolicy.timeout),
     )
     resilience = Resilience(retry, **options)
+    audit = _audit_middleware(settings, telemetry)
     if telemetry is not None:
-        middleware, attempt_middleware = telemetry.middleware(resilience=resilience)
+        middleware, attempt_middleware = telemetry.middleware(resilience=resilience, audit=audit)
     else:
         middleware, attempt_middleware = observability_middleware(
-            default_policy(), resilience=resilience
+            default_policy(),
+            resilience=resilience,
+            audit=audit,
+            pseudonymize=bool(settings.audit.get("pseudonymize")),
         )
         # The SDKs log headers and bodies at DEBUG (botocore: SecretString): scrub them.
         install_logging_redaction(default_policy())
@@ -139,6 +174,48 @@ def build_secrets_manager(
         middleware=middleware,
         attempt_middleware=[*attempt_middleware, resilience],
     )
+
+
+def _audit_middleware(settings: ChainSettings, telemetry: Telemetry | None) -> AuditMiddleware:
+    """Audit to the logger and OTel logs, and to the journal when one is configured."""
+    options = dict(settings.audit)
+    sinks: list[Any] = [
+        LoggingSink(),
+        OTelLogSink(telemetry.logger_provider if telemetry else None),
+    ]
+    journal_path = options.get("journal")
+    if journal_path:
+        from .audit.journal import Journal, default_signing_key_path, load_signing_key
+
+        key_path = Path(options.get("signing_key") or default_signing_key_path()).expanduser()
+        journal = Journal(
+            Path(journal_path).expanduser(),
+            load_signing_key(key_path),
+            checkpoint_every=options.get("checkpoint_every", 1000),
+            fsync=options.get("fsync", "batch"),
+            max_bytes=options.get("max_bytes"),
+        )
+        atexit.register(_seal, journal)
+        sinks.append(journal)
+    return AuditMiddleware(
+        sinks,
+        policy=telemetry.policy if telemetry else default_policy(),
+        service_name=telemetry.service_name if telemetry else None,
+        pseudonymize=bool(options.get("pseudonymize")),
+        failure_mode=options.get("failure_mode", "warn"),
+    )
+
+
+def _seal(journal: Any) -> None:  # noqa: ANN401 - a Journal
+    """Write the final checkpoint at exit; a journal that cannot be written is said so."""
+    try:
+        journal.close()
+    except OSError as error:
+        warnings.warn(
+            f"the audit journal {journal.path} could not be sealed at exit "
+            f"({type(error).__name__}); records after its last checkpoint are unsealed",
+            stacklevel=1,
+        )
 
 
 _RESILIENCE = {"attempts": int, "timeout": float, "failure_threshold": int, "reset_timeout": float}

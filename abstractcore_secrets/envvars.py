@@ -28,3 +28,9 @@ VAULT_ADDR = "VAULT_ADDR"
 VAULT_TOKEN = "VAULT_TOKEN"  # noqa: S105 - a variable name, not a token
 VAULT_ROLE_ID = "VAULT_ROLE_ID"
 VAULT_SECRET_ID = "VAULT_SECRET_ID"  # noqa: S105 - a variable name
+
+AUDIT_JOURNAL = "ABSTRACTCORE_SECRETS_AUDIT_JOURNAL"
+"""Path of the audit journal; unset: no journal."""
+
+AUDIT_FAILURE_MODE = "ABSTRACTCORE_SECRETS_AUDIT_FAILURE_MODE"
+"""``warn`` (default) or ``block``: deny resolutions the journal could not record."""

@@ -201,3 +201,44 @@ def test_export_streams_in_bounded_memory(tmp_path):
     assert count == 40_000
     assert peak < 2_000_000, peak
     assert to_ocsf(event)["class_uid"] == 6003
+
+
+class TestJournalFromConfiguration:
+    def test_configured_journal_records_and_verifies(self, config_path, tmp_path, monkeypatch):
+        """secrets.audit.journal: resolutions land in the journal, sealed at exit, verified."""
+        journal = tmp_path / "audit" / "audit.jsonl"
+        config_path.parent.mkdir(parents=True)
+        config_path.write_text(
+            json.dumps({"secrets": {"audit": {"journal": str(journal), "checkpoint_every": 2}}})
+        )
+        config_path.chmod(0o600)
+        assert run_cli("get", "openai", env={"OPENAI_API_KEY": "sk-journal-cli"}).returncode == 0
+        assert run_cli("get", "mistral").returncode == 1
+        key_file = tmp_path / "journal.pub"
+        key_file.write_text(run_cli("audit", "public-key").stdout)
+        result = run_cli("audit", "verify", str(journal), "--key", str(key_file), "--json")
+        report = json.loads(result.stdout)
+        assert (result.returncode, report["intact"]) == (0, True), report
+        events = [
+            json.loads(line)
+            for line in run_cli("audit", "export", str(journal)).stdout.splitlines()
+        ]
+        assert [(e["provider"], e["outcome"]) for e in events] == [
+            ("openai", "found"),
+            ("mistral", "not_found"),
+        ]
+
+    def test_block_mode_from_the_environment(self, config_path):
+        """ABSTRACTCORE_SECRETS_AUDIT_FAILURE_MODE=block with a full journal: denied, exit 4."""
+        result = run_cli(
+            "get",
+            "openai",
+            env={
+                "OPENAI_API_KEY": "sk-blocked",
+                "ABSTRACTCORE_SECRETS_AUDIT_JOURNAL": "/dev/full",
+                "ABSTRACTCORE_SECRETS_AUDIT_FAILURE_MODE": "block",
+            },
+        )
+        assert result.returncode == 4
+        assert "audit record could not be made durable" in result.stderr
+        assert "sk-blocked" not in result.stdout + result.stderr

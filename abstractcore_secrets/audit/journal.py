@@ -46,6 +46,13 @@ def record_hash(record: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical(body)).hexdigest()
 
 
+def default_signing_key_path() -> Path:
+    """Return where the installation's journal signing key lives (created on first use)."""
+    from ..files import home_dir
+
+    return home_dir() / "secrets" / "journal.key"
+
+
 def load_signing_key(path: Path) -> Any:  # noqa: ANN401 - cryptography's Ed25519PrivateKey
     """Return the Ed25519 key at ``path``, creating it (PEM, 0600) if absent."""
     from cryptography.hazmat.primitives import serialization

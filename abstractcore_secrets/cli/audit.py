@@ -148,6 +148,31 @@ def find_key_command(paths: tuple[Path, ...], as_json: bool) -> None:
     raise SystemExit(0 if served else 1)
 
 
+@audit_group.command("public-key")
+@click.option(
+    "--signing-key",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The journal's signing key; default the installation's.",
+)
+def public_key_command(signing_key: Path | None) -> None:
+    """Print the journal's Ed25519 public key (PEM), for whoever verifies the journal."""
+    from cryptography.hazmat.primitives import serialization
+
+    from ..audit.journal import default_signing_key_path, load_signing_key
+
+    key = load_signing_key(signing_key or default_signing_key_path())
+    console.say(
+        key.public_key()
+        .public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        )
+        .decode()
+        .rstrip()
+    )
+
+
 def _utc(moment: dt.datetime | None) -> dt.datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
