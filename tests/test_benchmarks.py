@@ -76,3 +76,17 @@ def test_telemetry_benchmark_runs():
         "aws-secretsmanager-caching hit",
     ):
         assert label in result.stdout
+
+
+def test_journal_benchmark_runs():
+    """bench_journal.py --quick measures appends, verification and exports."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_journal.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    for label in ("fsync batched", "fsync every record", "x hashlib", "export ocsf", "export csv"):
+        assert label in result.stdout

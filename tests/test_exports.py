@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
 import tracemalloc
 
 import pytest
@@ -155,6 +156,42 @@ class TestExportsThroughTheCLI:
         tampered = run_cli("audit", "verify", str(path), "--key", str(key_file))
         assert tampered.returncode == 1
         assert f"{path}:2 (seq 2): edited" in tampered.stdout
+
+    def test_evidence_bundle(self, journal_setup, tmp_path):
+        """--evidence: export, verification, checkpoints, PCI table, and a manifest that checks."""
+        path, key_file = journal_setup
+        bundle = tmp_path / "evidence"
+        result = run_cli(
+            "audit",
+            "export",
+            str(path),
+            "--format",
+            "ocsf",
+            "--evidence",
+            str(bundle),
+            "--key",
+            str(key_file),
+        )
+        assert result.returncode == 0, result.stderr
+        assert sorted(p.name for p in bundle.iterdir()) == [
+            "MANIFEST.sha256",
+            "checkpoints.jsonl",
+            "export.ocsf.jsonl",
+            "pci-dss-10.2.2.csv",
+            "verification.json",
+        ]
+        assert json.loads((bundle / "verification.json").read_text())["intact"] is True
+        checked = subprocess.run(
+            ["sha256sum", "-c", "MANIFEST.sha256"],
+            cwd=bundle,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert checked.returncode == 0, checked.stdout
+        table = list(csv.DictReader(io.StringIO((bundle / "pci-dss-10.2.2.csv").read_text())))
+        assert len(table) == 5
+        assert all(row[column] == "yes" for row in table for column in row if column != "event_id")
 
     def test_find_key_reads_stdin_and_lists_who_was_served(self, journal_setup):
         """The leaked key, from stdin, maps to every resolution that served it."""

@@ -88,6 +88,18 @@ def verify_command(paths: tuple[Path, ...], key_path: Path, as_json: bool) -> No
 @click.option("--source")
 @click.option("--outcome", type=click.Choice(["found", "not_found", "denied", "error"]))
 @click.option("--user", help="A principal id or pseudonym.")
+@click.option(
+    "--evidence",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write an evidence bundle into this folder instead of standard output.",
+)
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(exists=True, path_type=Path),
+    help="The journal's public key, to verify it for the evidence bundle.",
+)
 def export_command(
     paths: tuple[Path, ...],
     fmt: str,
@@ -97,12 +109,30 @@ def export_command(
     source: str | None,
     outcome: str | None,
     user: str | None,
+    evidence: Path | None,
+    key_path: Path | None,
 ) -> None:
-    """Stream the journals' events to standard output as CSV, JSON lines, OCSF or CEF."""
+    """Stream the journals' events to standard output as CSV, JSON lines, OCSF or CEF.
+
+    With --evidence DIR (and --key): the export, the verification report, the signed
+    checkpoints, a PCI DSS 10.2.2 coverage table and MANIFEST.sha256, in DIR.
+    """
     from ..audit.exports import Filters, export
 
     filters = Filters(_utc(since), _utc(until), provider, source, outcome, user)
-    export(paths, fmt, sys.stdout, filters)
+    if evidence is None:
+        export(paths, fmt, sys.stdout, filters)
+        return
+    if key_path is None:
+        console.fail(
+            "--evidence needs --key: the bundle includes a verification", console.Exit.USAGE
+        )
+    from ..audit.evidence import evidence_bundle
+
+    manifest = evidence_bundle(paths, evidence, _public_key(key_path), fmt=fmt, filters=filters)
+    console.say(
+        f"evidence bundle written; check it with: cd {evidence} && sha256sum -c {manifest.name}"
+    )
 
 
 @audit_group.command("find-key")
