@@ -4,6 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Debian packages the tests need: Chromium renders the audit report.
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "the tests need Debian's chromium: sudo apt-get install -y chromium" >&2
+        exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 python3 -m venv .venv
 export PATH="$PWD/.venv/bin:$PATH"
 python -m pip install --quiet --disable-pip-version-check -e '.[all,dev]'

@@ -178,6 +178,24 @@ def find_key_command(paths: tuple[Path, ...], as_json: bool) -> None:
     raise SystemExit(0 if served else 1)
 
 
+@audit_group.command("report")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Where to write the HTML report.",
+)
+def report_command(paths: tuple[Path, ...], output: Path) -> None:
+    """Write a self-contained HTML report: activity by source and outcome, denials and
+    failures, top principals, first-seen principal/provider pairs, rotations."""
+    from ..audit.report import render_report
+
+    output.write_text(render_report(paths), encoding="utf-8")
+    console.say(f"report written to {output}")
+
+
 @audit_group.command("public-key")
 @click.option(
     "--signing-key",
