@@ -188,13 +188,24 @@ def _audit_middleware(settings: ChainSettings, telemetry: Telemetry | None) -> A
         from .audit.journal import Journal, default_signing_key_path, load_signing_key
 
         key_path = Path(options.get("signing_key") or default_signing_key_path()).expanduser()
-        journal = Journal(
-            Path(journal_path).expanduser(),
-            load_signing_key(key_path),
-            checkpoint_every=options.get("checkpoint_every", 1000),
-            fsync=options.get("fsync", "batch"),
-            max_bytes=options.get("max_bytes"),
-        )
+        problem = None
+        try:
+            journal = Journal(
+                Path(journal_path).expanduser(),
+                load_signing_key(key_path),
+                checkpoint_every=options.get("checkpoint_every", 1000),
+                fsync=options.get("fsync", "batch"),
+                max_bytes=options.get("max_bytes"),
+            )
+        except OSError as exc:
+            problem = type(exc).__name__
+        if problem is not None:
+            # No manager rather than one that would resolve keys without its audit trail.
+            raise ConfigurationError(
+                f"cannot open the audit journal {journal_path} or its signing key {key_path} "
+                f"({problem}); make the folder writable by this user, or change "
+                f"secrets.audit.journal / {envvars.AUDIT_JOURNAL}"
+            )
         atexit.register(_seal, journal)
         sinks.append(journal)
     return AuditMiddleware(

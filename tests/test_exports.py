@@ -265,6 +265,22 @@ class TestJournalFromConfiguration:
             ("mistral", "not_found"),
         ]
 
+    def test_unwritable_journal_stops_the_start_with_the_fix(self, tmp_path):
+        """A journal that cannot be opened: no manager (exit 3) rather than an unaudited one."""
+        blocked = tmp_path / "a-file"
+        blocked.write_text("")
+        result = run_cli(
+            "get",
+            "openai",
+            env={
+                "OPENAI_API_KEY": "sk-x",
+                "ABSTRACTCORE_SECRETS_AUDIT_JOURNAL": str(blocked / "j"),
+            },
+        )
+        assert result.returncode == 3
+        assert "cannot open the audit journal" in result.stderr
+        assert "make the folder writable" in result.stderr
+
     def test_block_mode_from_the_environment(self, config_path):
         """ABSTRACTCORE_SECRETS_AUDIT_FAILURE_MODE=block with a full journal: denied, exit 4."""
         result = run_cli(
