@@ -194,7 +194,10 @@ def _audit_middleware(settings: ChainSettings, telemetry: Telemetry | None) -> A
                 Path(journal_path).expanduser(),
                 load_signing_key(key_path),
                 checkpoint_every=options.get("checkpoint_every", 1000),
-                fsync=options.get("fsync", "batch"),
+                # Block mode promises a durable record before a key is served.
+                fsync=options.get(
+                    "fsync", "always" if options.get("failure_mode") == "block" else "batch"
+                ),
                 max_bytes=options.get("max_bytes"),
             )
         except OSError as exc:

@@ -295,3 +295,27 @@ class TestJournalFromConfiguration:
         assert result.returncode == 4
         assert "audit record could not be made durable" in result.stderr
         assert "sk-blocked" not in result.stdout + result.stderr
+
+
+def test_exports_resist_injection_and_accept_any_time_zone():
+    """CEF escapes CR/LF and '=', CSV neutralises formulas, filters read naive times as UTC."""
+    import datetime as dt
+
+    from abstractcore_secrets.audit.exports import Filters, to_cef, to_csv
+
+    event = {
+        "time": "2026-11-28T10:00:00+00:00",
+        "event": "secret.error",
+        "outcome": "error",
+        "provider": "openai",
+        "error.message": "bad\rCEF:0|forged|x=1\n=cmd",
+        "user": {"id": "=HYPERLINK(1)"},
+    }
+    line = to_cef(event)
+    assert "\r" not in line
+    assert "\n" not in line
+    assert "msg=bad\\rCEF:0|forged|x\\=1\\n\\=cmd" in line
+    assert "'=HYPERLINK(1)" in to_csv(event)
+    naive = Filters(since=dt.datetime(2026, 11, 28, 9), until=dt.datetime(2026, 11, 28, 11))
+    assert naive(event)
+    assert not naive({**event, "time": "2026-11-28T12:00:00"})

@@ -196,7 +196,7 @@ class TestFailClosed:
         """Journal on a full device (/dev/full): block mode denies, naming the fix."""
         from abstractcore_secrets.audit.middleware import AuditFailureWarning, AuditUnavailableError
 
-        journal = Journal("/dev/full", key)
+        journal = Journal("/dev/full", key, fsync="always")
         manager = self._manager(journal, "block", fingerprinter)
         with pytest.warns(AuditFailureWarning, match="'journal' failed \\(OSError\\)"):
             resolution = manager.resolve("openai")
@@ -218,6 +218,18 @@ class TestFailClosed:
             assert manager.get_api_key("openai") == "sk-journaled"
         with contextlib.suppress(OSError):
             journal.close()
+
+    def test_block_mode_needs_a_journal_that_syncs_each_record(self, tmp_path, key):
+        """Block without a journal, or with batched fsync, is refused: it cannot keep its word."""
+        from abstractcore_secrets import ConfigurationError
+        from abstractcore_secrets.audit import AuditMiddleware
+
+        with pytest.raises(ConfigurationError, match="needs a durable sink"):
+            AuditMiddleware([], failure_mode="block")
+        batched = Journal(tmp_path / "a.jsonl", key)
+        with pytest.raises(ConfigurationError, match="needs fsync='always'"):
+            AuditMiddleware([batched], failure_mode="block")
+        batched.close()
 
     def test_unwritable_destination_fails_at_open(self, tmp_path, key):
         """A journal folder that cannot be written is an error at construction."""
@@ -254,3 +266,55 @@ class TestRotation:
         report = verify(sorted(tmp_path.glob("audit.jsonl*")), key.public_key())
         assert not report.intact
         assert "deleted" in report.findings[0].problem
+
+
+class TestRecovery:
+    def test_records_longer_than_the_tail_window_keep_the_chain(self, tmp_path, key):
+        """A 200 KB record (a long error message) does not restart the chain at seq 1."""
+        path = tmp_path / "audit.jsonl"
+        journal = Journal(path, key)
+        journal({"event": "secret.error", "error.message": "x" * 200_000})
+        journal({"event": "secret.resolved"})
+        journal.close()
+        assert verify([path], key.public_key()).intact
+        assert [json.loads(line)["seq"] for line in _lines(path)] == [1, 2, 3]
+
+    def test_a_long_torn_line_is_cut_alone(self, tmp_path, key):
+        """A torn line longer than the tail window: only it is cut, not the journal."""
+        path = tmp_path / "audit.jsonl"
+        _write(path, key, count=20)
+        size = path.stat().st_size
+        with path.open("ab") as stream:
+            stream.write(b'{"event":' + b"y" * 100_000)  # torn by a crash
+        journal = Journal(path, key)
+        journal({"event": "after"})
+        journal.close()
+        assert path.stat().st_size > size
+        assert verify([path], key.public_key()).intact
+
+    def test_rotation_recovers_from_a_crash_between_link_and_switch(self, tmp_path, key):
+        """An archive already linked and a leftover .next file do not stop rotation."""
+        path = tmp_path / "audit.jsonl"
+        journal = Journal(path, key, max_bytes=5_000)
+        journal({"event": "first"})
+        os.link(path, tmp_path / "audit.jsonl.000000000001")  # what the crashed rotation did
+        (tmp_path / ".audit.jsonl.next").write_bytes(b"half written")
+        for number in range(100):
+            journal({"event": "secret.resolved", "n": number, "pad": "z" * 80})
+        journal.close()
+        files = sorted(tmp_path.glob("audit.jsonl*"))
+        assert len(files) > 2
+        assert verify(files, key.public_key()).intact
+
+    def test_several_journals_are_verified_each_on_its_own(self, tmp_path, key):
+        """Two hosts' rotated journals verified together: each chain on its own, all intact."""
+        for host in ("host-a", "host-b"):
+            folder = tmp_path / host
+            folder.mkdir()
+            journal = Journal(folder / "audit.jsonl", key, max_bytes=5_000)
+            for number in range(60):
+                journal({"event": "secret.resolved", "n": number, "pad": "h" * 80})
+            journal.close()
+        files = sorted(tmp_path.glob("*/audit.jsonl*"))
+        report = verify(files + files[:1], key.public_key())  # one file given twice too
+        assert report.intact, [str(f) for f in report.findings]

@@ -73,10 +73,15 @@ class Filters:
             return False
         if self.since is None and self.until is None:
             return True
-        moment = dt.datetime.fromisoformat(str(event["time"]))
-        return (self.since is None or moment >= self.since) and (
-            self.until is None or moment < self.until
+        moment = _aware(dt.datetime.fromisoformat(str(event["time"])))
+        return (self.since is None or moment >= _aware(self.since)) and (
+            self.until is None or moment < _aware(self.until)
         )
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """Read a time without a zone as UTC, as the journal writes it."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def events(paths: Iterable[Path], filters: Filters | None = None) -> Iterator[dict[str, Any]]:
@@ -110,10 +115,17 @@ def to_csv(event: Mapping[str, Any]) -> str:
         "os_user": user.get("os_user"),
     }
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(
-        ["" if flat.get(c) is None else flat.get(c) for c in CSV_COLUMNS]
-    )
+    csv.writer(buffer, lineterminator="").writerow([_cell(flat.get(c)) for c in CSV_COLUMNS])
     return buffer.getvalue()
+
+
+def _cell(value: object) -> object:
+    """Neutralise text a spreadsheet would run as a formula (=, +, -, @ at the start)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
 
 
 def csv_header() -> str:
@@ -152,7 +164,10 @@ def to_ocsf(event: Mapping[str, Any]) -> dict[str, Any]:
             },
         },
         "actor": {
-            "user": {"uid": user.get("id") or user.get("pseudo_id"), "name": user.get("os_user")},
+            "user": {
+                "uid": user.get("id") or user.get("pseudo_id") or user.get("os_user") or "unknown",
+                "name": user.get("os_user"),
+            },
             "app_name": event.get("service.name"),
         },
         "api": {
@@ -162,7 +177,11 @@ def to_ocsf(event: Mapping[str, Any]) -> dict[str, Any]:
         },
         "src_endpoint": {"hostname": event.get("host.name")},
         "resources": [
-            {"type": "secret", "uid": event.get("locator"), "name": event.get("provider")}
+            {
+                "type": "secret",
+                "uid": event.get("locator") or f"provider:{event.get('provider')}",
+                "name": event.get("provider"),
+            }
         ],
         "unmapped": {
             "event": event.get("event"),
@@ -223,7 +242,7 @@ def _cef_header(text: str) -> str:
 
 
 def _cef_value(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("=", "\\=").replace("\n", "\\n")
+    return text.replace("\\", "\\\\").replace("=", "\\=").replace("\n", "\\n").replace("\r", "\\r")
 
 
 RENDERERS: Mapping[str, Callable[[Mapping[str, Any]], str]] = {

@@ -164,10 +164,13 @@ class Journal:
         self._file.seek(0)
         first = json.loads(self._file.readline())
         archive = self.path.with_name(f"{self.path.name}.{first['seq']:012d}")
-        os.link(self.path, archive)
+        # A crash between the link and the switch below left the archive already linked.
+        if not (archive.exists() and archive.samefile(self.path)):
+            os.link(self.path, archive)
         # The new file starts with a record that chains to the sealed one, and replaces
         # the name atomically: writers never see a missing or an unchained journal.
         fresh = self.path.with_name(f".{self.path.name}.next")
+        fresh.unlink(missing_ok=True)  # a leftover of a crash mid-rotation
         opener = _open(fresh)
         start = {
             "type": ROTATED,
@@ -185,7 +188,7 @@ class Journal:
     def checkpoint(self) -> None:
         """Seal everything written so far with a signed checkpoint, and fsync."""
         with self._lock:
-            fcntl.flock(self._file, fcntl.LOCK_EX)
+            self._lock_current_file()
             try:
                 head = _last_record(self._file)
                 if head is not None and head.get("type") != CHECKPOINT:
@@ -231,6 +234,19 @@ def _open(path: Path) -> Any:  # noqa: ANN401 - a binary file
     return os.fdopen(descriptor, "a+b")
 
 
+def _last_newline(stream: Any, size: int) -> int:  # noqa: ANN401 - a binary file
+    """Return the offset of the file's last newline, or -1; reads backwards in chunks."""
+    end = size
+    while end > 0:
+        start = max(0, end - _TAIL_BYTES)
+        stream.seek(start)
+        cut = stream.read(end - start).rfind(b"\n")
+        if cut >= 0:
+            return int(start + cut)
+        end = start
+    return -1
+
+
 def _drop_torn_tail(stream: Any) -> None:  # noqa: ANN401 - a binary file
     """Cut a last line left incomplete by a crash: it was never a record."""
     stream.seek(0, os.SEEK_END)
@@ -240,28 +256,25 @@ def _drop_torn_tail(stream: Any) -> None:  # noqa: ANN401 - a binary file
     stream.seek(size - 1)
     if stream.read(1) == b"\n":
         return
-    stream.seek(max(0, size - _TAIL_BYTES))
-    tail = stream.read()
-    cut = tail.rfind(b"\n")
-    os.ftruncate(stream.fileno(), size - len(tail) + cut + 1 if cut >= 0 else 0)
+    os.ftruncate(stream.fileno(), _last_newline(stream, size) + 1)
 
 
 def _last_record(stream: Any) -> dict[str, Any] | None:  # noqa: ANN401 - a binary file
-    """Return the last complete record of the file (a torn last line is skipped)."""
+    """Return the last complete record of the file, however long (a torn tail is skipped)."""
     stream.seek(0, os.SEEK_END)
-    size = stream.tell()
-    if size == 0:
-        return None
-    stream.seek(max(0, size - _TAIL_BYTES))
-    lines = stream.read().split(b"\n")
-    for line in reversed(lines):
+    end = stream.tell()  # exclusive end of the line being looked at
+    while end > 0:
+        start = _last_newline(stream, end) + 1
+        stream.seek(start)
+        line = stream.read(end - start)
         if line.strip():
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
-                continue  # a line torn by a crash: the chain goes on from the last whole one
+                record = None  # a line torn by a crash: look at the one before
             if isinstance(record, dict) and "hash" in record:
                 return record
+        end = start - 1  # the newline before this line
     return None
 
 

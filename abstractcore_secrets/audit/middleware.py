@@ -93,6 +93,8 @@ class AuditMiddleware:
         self.sinks: list[AuditSink] = (
             list(sinks) if sinks is not None else [LoggingSink(), OTelLogSink()]
         )
+        if failure_mode == "block":
+            _check_durable(self.sinks)
         self.policy = policy or RedactionPolicy()
         self.service_name = service_name or os.environ.get("OTEL_SERVICE_NAME") or "unknown"
         self.pseudonymize = pseudonymize
@@ -221,6 +223,22 @@ class AuditMiddleware:
             else:
                 self._records.add(1, {names.SINK: sink.name, names.RESULT: "written"})
         return failed
+
+
+def _check_durable(sinks: Sequence[AuditSink]) -> None:
+    """Block mode promises a durable record before a key is served: check it can keep it."""
+    durable = [sink for sink in sinks if getattr(sink, "durable", False)]
+    if not durable:
+        raise ConfigurationError(
+            "audit failure_mode='block' needs a durable sink: configure the journal "
+            "(secrets.audit.journal), or use failure_mode='warn'"
+        )
+    batched = [sink.name for sink in durable if getattr(sink, "fsync", "always") != "always"]
+    if batched:
+        raise ConfigurationError(
+            f"audit failure_mode='block' needs fsync='always' on {batched}: with batched fsync "
+            "a key would be served before its record is on disk"
+        )
 
 
 def _os_user() -> str | None:

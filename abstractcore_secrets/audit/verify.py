@@ -49,8 +49,25 @@ def verify(paths: Iterable[Path], public_key: Any) -> Report:  # noqa: ANN401 - 
         public_key: The Ed25519 public key that signed the checkpoints.
     """
     report = Report()
-    # Rotated files continue one chain: check them in seq order, carrying the head across.
-    ordered = sorted((Path(p) for p in paths), key=_first_seq)
+    # Each journal (a live file and its rotated files, "audit.jsonl.000000000123") is one
+    # chain; several journals (several hosts) are checked each on its own.
+    journals: dict[Path, set[Path]] = {}
+    for path in (Path(p) for p in paths):
+        journals.setdefault(_journal_of(path), set()).add(path.resolve())
+    for files in journals.values():
+        _verify_chain(sorted(files, key=_first_seq), public_key, report)
+    return report
+
+
+def _journal_of(path: Path) -> Path:
+    """Return the live file's path that ``path`` (live or rotated) belongs to."""
+    base, _, suffix = path.name.rpartition(".")
+    if base and len(suffix) == 12 and suffix.isdigit():
+        return path.resolve().with_name(base)
+    return path.resolve()
+
+
+def _verify_chain(ordered: list[Path], public_key: Any, report: Report) -> None:  # noqa: ANN401
     carried: tuple[str, int] | None = None
     for path in ordered:
         start = carried if _first_seq(path) > 1 else None
@@ -68,7 +85,6 @@ def verify(paths: Iterable[Path], public_key: Any) -> Report:  # noqa: ANN401 - 
         if finding is not None:
             report.findings.append(finding)
             carried = None
-    return report
 
 
 def _first_seq(path: Path) -> int:

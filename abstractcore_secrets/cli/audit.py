@@ -82,8 +82,11 @@ def verify_command(paths: tuple[Path, ...], key_path: Path, as_json: bool) -> No
     default="jsonl",
     show_default=True,
 )
-@click.option("--since", type=click.DateTime(), help="From this time (UTC if no zone).")
-@click.option("--until", type=click.DateTime(), help="Up to this time, excluded.")
+@click.option(
+    "--since",
+    help="From this ISO 8601 time, e.g. 2026-11-01 or 2026-11-01T08:00+01:00 (UTC if no zone).",
+)
+@click.option("--until", help="Up to this ISO 8601 time, excluded.")
 @click.option("--provider")
 @click.option("--source")
 @click.option("--outcome", type=click.Choice(["found", "not_found", "denied", "error"]))
@@ -103,8 +106,8 @@ def verify_command(paths: tuple[Path, ...], key_path: Path, as_json: bool) -> No
 def export_command(
     paths: tuple[Path, ...],
     fmt: str,
-    since: dt.datetime | None,
-    until: dt.datetime | None,
+    since: str | None,
+    until: str | None,
     provider: str | None,
     source: str | None,
     outcome: str | None,
@@ -221,7 +224,13 @@ def public_key_command(signing_key: Path | None) -> None:
     )
 
 
-def _utc(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=dt.timezone.utc)
+def _utc(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        console.fail(
+            f"{text!r} is not an ISO 8601 time, e.g. 2026-11-01T08:00+01:00", console.Exit.USAGE
+        )
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
