@@ -8,7 +8,8 @@ import socketserver
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from types import TracebackType
+from typing import Any, TypeVar
 
 
 class TrackingHTTPServer(ThreadingHTTPServer):
@@ -73,3 +74,34 @@ class QuietHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401
         """Log nothing."""
+
+
+_Server = TypeVar("_Server", bound="ServerContext")
+
+
+class ServerContext:
+    """``with server:`` starts it and stops it; subclasses define ``start``, ``stop``,
+    and ``cleanup`` for what a stop keeps (a restart reuses it) but an exit removes."""
+
+    def start(self: _Server) -> _Server:
+        """Start serving; return the server."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop serving."""
+        raise NotImplementedError
+
+    def cleanup(self) -> None:
+        """Remove what only the context's end should remove (default: nothing)."""
+
+    def __enter__(self: _Server) -> _Server:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+        self.cleanup()

@@ -25,11 +25,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ._http import QuietHandler, TrackingHTTPServer
+from ._http import QuietHandler, ServerContext, TrackingHTTPServer
 
 _RESOURCE = "https://vault.azure.net"
 _ERROR_CODES = {401: "Unauthorized", 403: "Forbidden", 404: "SecretNotFound", 429: "Throttled"}
@@ -63,7 +62,7 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
     return status, {"error": {"code": code, "message": message}}, headers or {}
 
 
-class AzureKeyVaultEmulator:
+class AzureKeyVaultEmulator(ServerContext):
     """Serve the Key Vault secrets API over HTTPS on loopback until :meth:`stop`.
 
     Faults and delays apply only to requests that pass authentication, so the SDK's
@@ -238,18 +237,8 @@ class AzureKeyVaultEmulator:
         message = f"Fault set by the emulator ({fault.status})."
         return _error(fault.status, fault.code, message, headers)
 
-    def __enter__(self) -> AzureKeyVaultEmulator:
-        """Start the emulator and return it."""
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Stop the emulator and remove its CA file (a later start writes it again)."""
-        self.stop()
+    def cleanup(self) -> None:
+        """Remove the files a restart would reuse."""
         Path(self.ca_pem_path).unlink(missing_ok=True)
 
     def _tls_context(self) -> ssl.SSLContext:

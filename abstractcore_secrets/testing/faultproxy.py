@@ -19,11 +19,10 @@ import http.client
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Literal
 from urllib.parse import urlsplit
 
-from ._http import QuietHandler, TrackingHTTPServer
+from ._http import QuietHandler, ServerContext, TrackingHTTPServer
 from .openbao import free_port
 
 __all__ = ["FaultProxy"]
@@ -59,7 +58,7 @@ class _Fault:
     seconds: float = 0.0
 
 
-class FaultProxy:
+class FaultProxy(ServerContext):
     """Forward HTTP from a loopback port to ``upstream``, with faults switched on and off live.
 
     Faults apply in the order they were added: the first matching :meth:`delay` stalls a
@@ -193,17 +192,6 @@ class FaultProxy:
         with self._lock:
             self._faults.clear()
             self._wake_sleepers()
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _add(self, fault: _Fault) -> None:
         with self._lock:

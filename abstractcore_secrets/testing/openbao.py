@@ -17,10 +17,10 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from ..errors import ConfigurationError
+from ._http import ServerContext
 
 
 def free_port() -> int:
@@ -30,7 +30,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class OpenBaoServer:
+class OpenBaoServer(ServerContext):
     """Run ``bao server -dev`` on loopback until :meth:`stop`; KV v2 is mounted at ``secret/``.
 
     Args:
@@ -162,16 +162,8 @@ class OpenBaoServer:
         lines = self.audit_path.read_text(encoding="utf-8").splitlines()
         return [json.loads(line) for line in lines if line.strip()]
 
-    def __enter__(self) -> OpenBaoServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def cleanup(self) -> None:
+        """Remove the files a restart would reuse."""
         shutil.rmtree(self._home, ignore_errors=True)
 
     def _ssl(self) -> ssl.SSLContext | None:

@@ -12,16 +12,15 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent import futures
-from types import TracebackType
 from typing import Any
 
-from ._http import QuietHandler, TrackingHTTPServer
+from ._http import QuietHandler, ServerContext, TrackingHTTPServer
 from .openbao import free_port
 
 _SIGNALS = ("traces", "metrics", "logs")
 
 
-class OTLPReceiver:
+class OTLPReceiver(ServerContext):
     """Receive OTLP on gRPC (``grpc_endpoint``) and HTTP/protobuf (``http_endpoint``).
 
     ``stop()`` closes both listeners (a collector that is down); ``start()`` brings them back
@@ -59,17 +58,6 @@ class OTLPReceiver:
             self._http.cut_connections()
             self._http.server_close()
             self._http = None
-
-    def __enter__(self) -> OTLPReceiver:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def record(self, protocol: str, signal: str, payload: bytes) -> None:
         """Keep one received request."""
