@@ -168,7 +168,16 @@ def test_demo_runs_offline_and_shows_every_section():
     """The demo runs on its embedded setup and shows precedence through refusal."""
     result = run_cli("demo")
     assert result.returncode == 0, result.stderr
-    for heading in ("1. Precedence", "2. Caching", "3. Outage", "4. Fail closed", "5. A key file"):
+    for heading in (
+        "1. Precedence",
+        "2. Caching",
+        "3. Outage",
+        "4. Fail closed",
+        "5. A key file",
+        "6. The audit journal",
+    ):
         assert heading in result.stdout
     assert "fingerprint changed on rotation: True" in result.stdout
+    assert "verify: intact=True" in result.stdout
+    assert "after editing one record: intact=False: edited" in result.stdout
     assert "demokey-" not in result.stdout + result.stderr  # its random keys never show

@@ -121,6 +121,61 @@ def _run(folder: Path) -> None:
     config.path.chmod(0o600)
     _show([manager.resolve("anthropic")])
 
+    _section("6. The audit journal: who resolved which key, tamper-evident")
+    try:
+        _journal_section(folder, managed, fingerprinter)
+    except ImportError:
+        console.say("(install 'abstractcore-secrets[journal]' to see this section)")
+
+
+def _journal_section(
+    folder: Path, managed: InMemorySecretProvider, fingerprinter: Fingerprinter
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ..audit import AuditMiddleware, principal
+    from ..audit.exports import events
+    from ..audit.journal import Journal
+    from ..audit.verify import verify
+
+    key = Ed25519PrivateKey.generate()
+    path = folder / "audit.jsonl"
+    journal = Journal(path, key, checkpoint_every=4, fsync="always")
+    audited = SecretsManager(
+        [managed],
+        cache=None,
+        fingerprinter=fingerprinter,
+        middleware=[AuditMiddleware([journal], failure_mode="block", fingerprinter=fingerprinter)],
+    )
+    for user, provider in (("alice", "openrouter"), ("bob", "openrouter"), ("bob", "groq")):
+        with principal(user):
+            audited.resolve(provider)
+    journal.close()
+    rows = [
+        {
+            "user": e["user"]["id"],
+            "provider": e["provider"],
+            "outcome": e["outcome"],
+            "source": e["source"],
+            "fingerprint": e["fingerprint"],
+        }
+        for e in events([path])
+    ]
+    console.print_table(rows, ("user", "provider", "outcome", "source", "fingerprint"))
+    report = verify([path], key.public_key())
+    console.say(
+        f"verify: intact={report.intact} ({report.records} records, "
+        f"{report.checkpoints} checkpoints, signed with Ed25519)"
+    )
+    lines = path.read_text().splitlines()
+    lines[1] = lines[1].replace('"bob"', '"mallory"')
+    path.write_text("\n".join(lines) + "\n")
+    tampered = verify([path], key.public_key())
+    console.say(
+        f"after editing one record: intact={tampered.intact}: "
+        f"{tampered.findings[0].problem} at line {tampered.findings[0].line}"
+    )
+
 
 def _section(title: str) -> None:
     console.say(f"\n{title}")
