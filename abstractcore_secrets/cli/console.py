@@ -73,11 +73,6 @@ def say(message: str) -> None:
     click.echo(message)
 
 
-def warn(message: str) -> None:
-    """Print a warning to standard error."""
-    click.echo(f"warning: {message}", err=True)
-
-
 def fail(message: str, code: Exit) -> NoReturn:
     """Print an error to standard error and exit with ``code``."""
     click.echo(f"error: {message}", err=True)
