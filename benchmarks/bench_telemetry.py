@@ -19,22 +19,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import timeit
-from collections.abc import Callable
-
-
-def _best_ns(call: Callable[[], object], number: int, repeat: int) -> float:
-    return min(timeit.repeat(call, number=number, repeat=repeat)) / number * 1e9
 
 
 def child(collector: str, number: int, repeat: int) -> None:
     """Measure in this process, telemetry exporting to ``collector`` ('up' or 'down')."""
+    from _peers import best_ns_per_call
     from opentelemetry import trace
 
     from abstractcore_secrets import ResolutionCache, SecretsManager
@@ -70,11 +64,13 @@ def child(collector: str, number: int, repeat: int) -> None:
             pass
 
     results = {
-        "cached, no middleware": _best_ns(lambda: bare.get_api_key("openai"), number, repeat),
-        f"cached, full telemetry, collector {collector}": _best_ns(
+        "cached, no middleware": best_ns_per_call(
+            lambda: bare.get_api_key("openai"), number, repeat
+        ),
+        f"cached, full telemetry, collector {collector}": best_ns_per_call(
             lambda: full.get_api_key("openai"), number, repeat
         ),
-        "bare OTel span": _best_ns(span, number, repeat),
+        "bare OTel span": best_ns_per_call(span, number, repeat),
     }
     print(json.dumps(results))
     telemetry.shutdown()
@@ -113,33 +109,15 @@ def main() -> None:
         ).stdout
         results.update(json.loads(output.strip().splitlines()[-1]))
 
-    import boto3
-    from aws_secretsmanager_caching import SecretCache, SecretCacheConfig
-    from moto.server import ThreadedMotoServer
+    from _peers import aws_caching_hit, best_ns_per_call, print_ratios
 
-    from abstractcore_secrets.testing import free_port
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
     try:
-        client = boto3.client("secretsmanager", endpoint_url=f"http://127.0.0.1:{port}")
-        client.create_secret(Name="abstractcore/openai", SecretString="sk-bench")
-        cache = SecretCache(config=SecretCacheConfig(), client=client)
-        cache.get_secret_string("abstractcore/openai")
-        results["aws-secretsmanager-caching hit"] = _best_ns(
-            lambda: cache.get_secret_string("abstractcore/openai"), number, repeat
-        )
+        with aws_caching_hit("sk-bench") as aws_hit:
+            results["aws-secretsmanager-caching hit"] = best_ns_per_call(aws_hit, number, repeat)
     finally:
-        server.stop()
         shutil.rmtree(home, ignore_errors=True)
-    base = results["cached, no middleware"]
-    width = max(map(len, results))
     print(f"{number} calls x {repeat} repeats, best repeat")
-    print(f"{'candidate'.ljust(width)}  {'ns/call':>9}  {'/ no middleware':>16}")
-    for name, nanoseconds in results.items():
-        print(f"{name.ljust(width)}  {nanoseconds:9.0f}  {nanoseconds / base:16.2f}")
+    print_ratios(results, "cached, no middleware", "/ no middleware")
 
 
 if __name__ == "__main__":

@@ -11,17 +11,22 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
-@pytest.mark.server
-def test_cache_hit_benchmark_runs_against_moto():
-    """bench_cache_hit.py --quick completes and reports every candidate with a ratio."""
+def _quick_run(script: str, *, timeout: int) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "bench_cache_hit.py"), "--quick"],
+        [sys.executable, str(BENCHMARKS / script), "--quick"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
     assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.mark.server
+def test_cache_hit_benchmark_runs_against_moto():
+    """bench_cache_hit.py --quick completes and reports every candidate with a ratio."""
+    result = _quick_run("bench_cache_hit.py", timeout=120)
     rows = {line.rsplit(None, 2)[0]: line.split()[-2:] for line in result.stdout.splitlines()[2:]}
     assert set(rows) == {
         "abstractcore-secrets get_api_key (cached)",
@@ -36,14 +41,7 @@ def test_cache_hit_benchmark_runs_against_moto():
 @pytest.mark.server
 def test_sources_benchmark_runs_against_the_servers():
     """bench_sources.py --quick measures every source and every fault scenario."""
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "bench_sources.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    result = _quick_run("bench_sources.py", timeout=300)
     for label in (
         "vault (ours)",
         "aws (ours)",
@@ -60,14 +58,7 @@ def test_sources_benchmark_runs_against_the_servers():
 @pytest.mark.server
 def test_telemetry_benchmark_runs():
     """bench_telemetry.py --quick measures every candidate, collector up and down."""
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "bench_telemetry.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    result = _quick_run("bench_telemetry.py", timeout=600)
     for label in (
         "cached, no middleware",
         "cached, full telemetry, collector up",
@@ -80,13 +71,6 @@ def test_telemetry_benchmark_runs():
 
 def test_journal_benchmark_runs():
     """bench_journal.py --quick measures appends, verification and exports."""
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "bench_journal.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    result = _quick_run("bench_journal.py", timeout=300)
     for label in ("fsync batched", "fsync every record", "x hashlib", "export ocsf", "export csv"):
         assert label in result.stdout
