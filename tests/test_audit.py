@@ -172,3 +172,28 @@ class TestAuditMiddleware:
             if r.name == "abstractcore_secrets.audit"
         ]
         assert [e["event"] for e in events] == ["secret.resolved"]
+
+
+class SwitchableSink(ListSink):
+    name = "switchable"
+
+    def __init__(self):
+        super().__init__()
+        self.on = False
+
+    def listening(self):
+        return self.on
+
+
+def test_no_event_is_built_while_nobody_listens_but_rotations_are_tracked(fingerprinter):
+    """Silent sinks cost no event; a rotation that happened meanwhile is still reported."""
+    sink = SwitchableSink()
+    audit = AuditMiddleware([sink], fingerprinter=fingerprinter)
+    source = FailingSecretProvider(None, name="vault", fallback={"openai": "k1"})
+    manager = _manager(source, audit, fingerprinter)
+    manager.resolve("openai")
+    assert sink.events == []
+    source.fallback["openai"] = "k2"
+    sink.on = True
+    manager.resolve("openai")
+    assert [e["event"] for e in sink.events] == ["secret.resolved", "secret.rotated"]

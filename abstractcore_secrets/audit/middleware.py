@@ -113,6 +113,11 @@ class AuditMiddleware:
         started = time.perf_counter()
         resolution = call_next(request)
         duration = time.perf_counter() - started
+        if not any(_listening(sink) for sink in self.sinks):
+            # Nobody would read the event (no structlog, no OTel SDK, no journal): keep the
+            # rotation state current and skip building it, off the hot path.
+            self._rotation(resolution)
+            return resolution
         event = self._event(_EVENTS[resolution.outcome], resolution, duration)
         failed = self._emit(event)
         if failed and self.failure_mode == "block" and resolution.found:
@@ -223,6 +228,12 @@ class AuditMiddleware:
             else:
                 self._records.add(1, {names.SINK: sink.name, names.RESULT: "written"})
         return failed
+
+
+def _listening(sink: AuditSink) -> bool:
+    """Whether ``sink`` would record an event now (sinks without ``listening`` always do)."""
+    listening = getattr(sink, "listening", None)
+    return True if listening is None else bool(listening())
 
 
 def _check_durable(sinks: Sequence[AuditSink]) -> None:

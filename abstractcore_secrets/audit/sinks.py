@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import _logs
+from opentelemetry._logs._internal import ProxyLoggerProvider
 
 from ..telemetry import names
 
@@ -33,6 +34,14 @@ class LoggingSink:
     def __init__(self, logger_name: str = AUDIT_LOGGER) -> None:
         self.logger_name = logger_name
 
+    def listening(self) -> bool:
+        """Whether an event would go anywhere: structlog configured, or the logger enabled."""
+        import structlog
+
+        return structlog.is_configured() or logging.getLogger(self.logger_name).isEnabledFor(
+            logging.INFO
+        )
+
     def __call__(self, event: Mapping[str, Any]) -> None:
         """Emit one event."""
         import structlog
@@ -51,9 +60,15 @@ class OTelLogSink:
     name = "otel"
 
     def __init__(self, logger_provider: LoggerProvider | None = None) -> None:
+        self._provider = logger_provider
         self._logger = _logs.get_logger(
             names.SCOPE, names.SCOPE_VERSION, logger_provider=logger_provider
         )
+
+    def listening(self) -> bool:
+        """Whether an OTel SDK logger provider is set (the API alone drops every record)."""
+        provider = self._provider or _logs.get_logger_provider()
+        return not isinstance(provider, (_logs.NoOpLoggerProvider, ProxyLoggerProvider))
 
     def __call__(self, event: Mapping[str, Any]) -> None:
         """Emit one event; nested values are JSON strings, as OTLP attributes are flat."""
