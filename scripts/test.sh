@@ -4,15 +4,35 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests need: Chromium renders the audit report.
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian packages the tests need: Chromium renders the audit report; Prometheus, promtool,
+# Alertmanager and amtool check the rules and run the observability stack end to end.
+declare -A package_of=(
+    [chromium]=chromium
+    [prometheus]=prometheus
+    [promtool]=prometheus
+    [prometheus-alertmanager]=prometheus-alertmanager
+    [amtool]=prometheus-alertmanager
+)
+missing=()
+for command in "${!package_of[@]}"; do
+    if ! command -v "$command" >/dev/null 2>&1; then
+        missing+=("${package_of[$command]}")
+    fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
     if [ "$(id -u)" -ne 0 ]; then
-        echo "the tests need Debian's chromium: sudo apt-get install -y chromium" >&2
+        echo "the tests need Debian's ${missing[*]}: sudo apt-get install -y ${missing[*]}" >&2
         exit 1
     fi
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# Our collector distribution (Go and the Go module proxy; cached by the manifest's hash),
+# and the unit tests of its journal receiver.
+instrumentation/collector/build.sh >/dev/null
+(cd instrumentation/collector/journalreceiver && go vet ./... && go test -count=1 ./...)
 
 python3 -m venv .venv
 export PATH="$PWD/.venv/bin:$PATH"

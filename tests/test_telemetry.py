@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -135,6 +136,7 @@ class TestOutcomesOverOTLP:
                 "secrets.source": "vault",
                 "secrets.outcome": "found",
                 "secrets.cache_hit": False,
+                "secrets.stale": False,
             }
         ]
         assert found
@@ -145,6 +147,7 @@ class TestOutcomesOverOTLP:
             "secrets.source",
             "secrets.outcome",
             "secrets.cache_hit",
+            "secrets.stale",
             "error.type",
             "sink",
             "result",
@@ -205,12 +208,19 @@ class TestOutcomesOverOTLP:
             "service.name": "telemetry-app",
             "seq": 1,
         }
-        assert json.loads(first["user"])["id"] == "alice"
+        assert first["user.id"] == "alice"
+        assert "user.os_user" in first
         assert first["fingerprint"].startswith("hmac-sha256:")
         assert [a["source"] for a in json.loads(first["attempts"])] == ["azure", "vault"]
         resolve_spans = [s for s in receiver.spans() if s["name"] == "secrets.resolve"]
         assert first["trace_id"] == resolve_spans[0]["trace_id"]
         assert records[0]["trace_id"] == resolve_spans[0]["trace_id"]
+        assert records[0]["span_id"] == resolve_spans[0]["span_id"] == first["span_id"]
+        for record in records:  # the event's own time, to the microsecond
+            stamp = dt.datetime.fromisoformat(record["attributes"]["time"])
+            since_epoch = stamp - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+            assert record["time_unix_nano"] == since_epoch // dt.timedelta(microseconds=1) * 1000
+            assert record["observed_time_unix_nano"] >= record["time_unix_nano"]
         rotated = records[5]["attributes"]
         assert rotated["previous_fingerprint"] == first["fingerprint"]
         assert rotated["fingerprint"] != first["fingerprint"]
@@ -267,8 +277,7 @@ def test_collector_down_then_back():
             )
         )
         assert any(
-            r["event_name"] == "secret.resolved"
-            and json.loads(r["attributes"]["user"])["id"] == "bob"
+            r["event_name"] == "secret.resolved" and r["attributes"].get("user.id") == "bob"
             for r in receiver.logs()
         )
     finally:

@@ -6,6 +6,7 @@ and reports the failure (``audit.records{result=failed}`` and a warning), never 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections.abc import Mapping
@@ -55,7 +56,12 @@ class LoggingSink:
 
 
 class OTelLogSink:
-    """Emit events as OpenTelemetry log records with an event name (exported over OTLP)."""
+    """Emit events as OpenTelemetry log records with an event name (exported over OTLP).
+
+    The record's timestamp is the event's ``time``; its trace and span ids are those of the
+    current span (``secrets.resolve``). Attributes follow :func:`otlp_attributes`, the shape
+    the collector's journal receiver gives journal records too.
+    """
 
     name = "otel"
 
@@ -71,19 +77,60 @@ class OTelLogSink:
         return not isinstance(provider, (_logs.NoOpLoggerProvider, ProxyLoggerProvider))
 
     def __call__(self, event: Mapping[str, Any]) -> None:
-        """Emit one event; nested values are JSON strings, as OTLP attributes are flat."""
-        attributes = {
-            key: value if isinstance(value, (str, bool, int, float)) else json.dumps(value)
-            for key, value in event.items()
-            if value is not None and key != "event"
-        }
+        """Emit one event."""
         severity = _logs.SeverityNumber.INFO
         if event.get("outcome") in ("denied", "error"):
             severity = _logs.SeverityNumber.WARN
         self._logger.emit(
+            timestamp=_unix_nanos(event.get("time")),
             event_name=str(event["event"]),
             body=str(event["event"]),
-            attributes=attributes,
+            attributes=otlp_attributes(event),
             severity_number=severity,
             severity_text=severity.name,
         )
+
+
+def otlp_attributes(event: Mapping[str, Any]) -> dict[str, str | bool | int | float]:
+    """Return an audit event as flat OTLP attributes.
+
+    Scalars stay as they are; an object is flattened one level (``user`` becomes
+    ``user.id``, ``user.os_user``); a list becomes its canonical JSON (sorted keys, no
+    spaces), byte for byte the text the journal holds. Nulls and ``event`` (the record's
+    event name) are left out.
+    """
+    attributes: dict[str, str | bool | int | float] = {}
+    for key, value in event.items():
+        if value is None or key == "event":
+            continue
+        if isinstance(value, Mapping):
+            for inner, member in value.items():
+                if isinstance(member, (str, bool, int, float)):
+                    attributes[f"{key}.{inner}"] = member
+                elif member is not None:
+                    attributes[f"{key}.{inner}"] = _canonical_json(member)
+        elif isinstance(value, (str, bool, int, float)):
+            attributes[key] = value
+        else:
+            attributes[key] = _canonical_json(value)
+    return attributes
+
+
+def _canonical_json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _unix_nanos(stamp: object) -> int | None:
+    """Return an RFC 3339 ``time`` as nanoseconds since the epoch (exact to the microsecond)."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return (moment - _EPOCH) // dt.timedelta(microseconds=1) * 1000
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)

@@ -153,7 +153,12 @@ class OTLPReceiver(ServerContext):
                                 "event_name": record.event_name,
                                 "body": _value(record.body),
                                 "severity_text": record.severity_text,
+                                "severity_number": record.severity_number,
+                                "time_unix_nano": record.time_unix_nano,
+                                "observed_time_unix_nano": record.observed_time_unix_nano,
                                 "attributes": _attributes(record.attributes),
+                                "resource": _attributes(resource_logs.resource.attributes),
+                                "scope": scope_logs.scope.name,
                                 "trace_id": record.trace_id.hex() or None,
                                 "span_id": record.span_id.hex() or None,
                             }

@@ -1,0 +1,116 @@
+package journalreceiver // import "github.com/abstractcore/abstractcore-secrets/instrumentation/collector/journalreceiver"
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+)
+
+const (
+	readBufferSize = 64 << 10
+	// unknownSeq is the first seq of a file without a complete first line.
+	unknownSeq = math.MaxInt64
+)
+
+// errChanged: a line read joined bytes from before and after a rewrite; read it again.
+var errChanged = errors.New("the journal changed under the read")
+
+// journalFile is one open journal file, read line by line from offset.
+type journalFile struct {
+	f      *os.File
+	info   os.FileInfo // its identity (os.SameFile) when opened
+	name   string      // base name, for logs
+	offset int64       // end of the last complete line read
+	// sealed: nothing more will be appended (an archive, or the journal once rotated).
+	sealed  bool
+	r       *bufio.Reader
+	bufSize int
+	check   []byte
+}
+
+func openJournalFile(path string) (*journalFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	info, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return &journalFile{f: f, info: info, name: filepath.Base(path), bufSize: readBufferSize}, nil
+}
+
+// nextLine returns the next complete line (without its newline) and its offset, or
+// io.EOF when there is none: an incomplete last line is never returned.
+func (jf *journalFile) nextLine() ([]byte, int64, error) {
+	if jf.r == nil {
+		jf.r = bufio.NewReaderSize(io.NewSectionReader(jf.f, jf.offset, math.MaxInt64-jf.offset), jf.bufSize)
+	}
+	line, err := jf.r.ReadBytes('\n')
+	if err != nil {
+		// Read again from offset next time: an incomplete line may be completed, or cut
+		// and rewritten by the next writer.
+		jf.r = nil
+		return nil, 0, err
+	}
+	// A writer cuts a torn last line and writes anew: bytes buffered before the cut may
+	// have joined bytes read after it. Bytes ended by a newline are final, so the line
+	// is good if the file holds it now.
+	if cap(jf.check) < len(line) {
+		jf.check = make([]byte, len(line))
+	}
+	check := jf.check[:len(line)]
+	if _, err := jf.f.ReadAt(check, jf.offset); err != nil || !bytes.Equal(check, line) {
+		jf.r = nil
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, 0, err
+		}
+		return nil, 0, errChanged
+	}
+	at := jf.offset
+	jf.offset += int64(len(line))
+	return line[:len(line)-1], at, nil
+}
+
+func (jf *journalFile) size() (int64, error) {
+	info, err := jf.f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return info.Size(), nil
+}
+
+// firstSeq returns the seq of the file's first line, unknownSeq if it has none yet.
+func firstSeq(f *os.File) int64 {
+	line, err := bufio.NewReaderSize(io.NewSectionReader(f, 0, math.MaxInt64), readBufferSize).ReadBytes('\n')
+	if err != nil {
+		return unknownSeq
+	}
+	rec, err := decodeLine(line[:len(line)-1])
+	if err != nil {
+		return unknownSeq
+	}
+	return rec.seq
+}
+
+// lastLineEnd returns the offset just after the file's last newline (0 if none).
+func lastLineEnd(f *os.File, size int64) (int64, error) {
+	buf := make([]byte, readBufferSize)
+	for end := size; end > 0; {
+		start := max(0, end-int64(len(buf)))
+		n, err := f.ReadAt(buf[:end-start], start)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return start + int64(i) + 1, nil
+		}
+		end = start
+	}
+	return 0, nil
+}
