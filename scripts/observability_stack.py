@@ -50,6 +50,8 @@ def main() -> None:
             "ABSTRACTCORE_COLLECTOR_PROMETHEUS_URL": prometheus.remote_write_url,
             "ABSTRACTCORE_SECRETS_AUDIT_JOURNAL": str(journal),
         },
+        grpc_port=4317,
+        http_port=4318,
     ).start()
     workload = _start_workload(base, bao, journal, collector)
     print(
@@ -79,13 +81,26 @@ OpenBao goes down for {OUTAGE_FOR:.0f} s every {OUTAGE_EVERY:.0f} s.
     except KeyboardInterrupt:
         pass
     finally:
-        if workload.poll() is None:
-            workload.terminate()
-            workload.wait(timeout=30)
+        # A second Ctrl-C must not leave servers behind: finish the clean-up first.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _stop_workload(workload)
         for server in (collector, prometheus, alertmanager, bao):
             server.stop()
             server.cleanup()
-        print(f"stopped; the workload's files stay in {base}")
+        print(f"stopped; the workload's journal stays in {journal.parent}", flush=True)
+
+
+def _stop_workload(workload: subprocess.Popen[str]) -> None:
+    """Ask the workload to quit (its journal is sealed, its telemetry flushed); else kill it."""
+    if workload.poll() is not None or workload.stdin is None:
+        return
+    try:
+        workload.stdin.write("quit\n")
+        workload.stdin.flush()
+        workload.wait(timeout=15)
+    except (OSError, subprocess.TimeoutExpired):
+        workload.kill()
+        workload.wait()
 
 
 def _seed(bao: OpenBaoServer) -> None:
@@ -137,7 +152,10 @@ def _start_workload(
         [sys.executable, str(Path(__file__).with_name("observability_workload.py"))],
         env=environment,
         stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         text=True,
+        # Its own session: Ctrl-C reaches this script, which stops the workload in order.
+        start_new_session=True,
     )
 
 

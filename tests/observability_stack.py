@@ -9,6 +9,7 @@ receiver URLs (and only those, plus its waits) are pointed at the test's webhook
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -21,6 +22,13 @@ COLLECTOR_CONFIG = COLLECTOR_DIR / "collector.yaml"
 PROMETHEUS_DIR = ROOT / "instrumentation" / "prometheus"
 RULE_FILES = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))
 ALERTMANAGER_CONFIG = PROMETHEUS_DIR / "alertmanager.yml"
+# Read at import, before the tests give each test a home of its own: the binary is cached in
+# the real one, as build.sh run by hand or by the test script caches it.
+BUILD_ENVIRONMENT = {
+    **os.environ,
+    "ABSTRACTCORE_COLLECTOR_CACHE": os.environ.get("ABSTRACTCORE_COLLECTOR_CACHE")
+    or str(Path.home() / ".cache" / "abstractcore-secrets" / "otelcol"),
+}
 
 
 def build_collector() -> Path:
@@ -31,6 +39,7 @@ def build_collector() -> Path:
         text=True,
         check=False,
         timeout=1800,
+        env=BUILD_ENVIRONMENT,
     )
     if done.returncode != 0:
         raise RuntimeError(f"collector build failed:\n{done.stderr[-6000:]}")

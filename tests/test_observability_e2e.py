@@ -100,6 +100,7 @@ class Run:
     pseudonym: str = ""
     alert_states: list[str] = field(default_factory=list)
     leaks: dict[str, tuple[str, str]] = field(default_factory=dict)
+    served: list[str] = field(default_factory=list)
     archived_at_restart: int = 0
     journal_at_restart: int = 0
 
@@ -166,12 +167,15 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Any:  # noqa: PLR0915 - one
     workload = None
     started = time.time()
     try:
-        for provider in ("openai", "anthropic", "deepseek"):
-            bao.put_kv(f"llm/{provider}", {"api_key": f"sk-e2e-{provider}-{secrets.token_hex(8)}"})
+        # The values the chain serves, and its token: they must reach no output either.
+        served = [f"e2e{provider}{secrets.token_hex(12)}" for provider in ("o", "a", "d", "r")]
+        for provider, value in zip(("openai", "anthropic", "deepseek"), served, strict=False):
+            bao.put_kv(f"llm/{provider}", {"api_key": value})
         bao.request("POST", "sys/policies/acl/e2e-read", {"policy": POLICY})
         token = bao.request("POST", "auth/token/create", {"policies": ["e2e-read"]})["auth"][
             "client_token"
         ]
+        served.append(token)
         _write_config(home, bao, journal_dir)
         environment = {
             key: value
@@ -214,7 +218,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Any:  # noqa: PLR0915 - one
         )
         time.sleep(6)
         # A rotation: the next refresh (cache TTL 1 s) serves the new value.
-        bao.put_kv("llm/openai", {"api_key": f"sk-e2e-openai-rotated-{secrets.token_hex(8)}"})
+        bao.put_kv("llm/openai", {"api_key": served[3]})
         time.sleep(3)
         # The collector restarts in the middle of the workload.
         collector.stop()
@@ -277,6 +281,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Any:  # noqa: PLR0915 - one
             pseudonym=next(iter(pseudonyms)),
             alert_states=states,
             leaks=leaks,
+            served=served,
             archived_at_restart=archived_at_restart,
             journal_at_restart=journal_at_restart,
         )
@@ -538,6 +543,9 @@ class TestCollectorRedaction:
             if (part or text).encode() in data
         ]
         assert found == []
+        # Nor the values the workload's chain served (and rotated), nor its Vault token.
+        assert len(run.served) == 5
+        assert [v for v in run.served for data in outputs.values() if v.encode() in data] == []
 
 
 def _nanos(stamp: str) -> int:

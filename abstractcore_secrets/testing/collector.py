@@ -29,17 +29,24 @@ class CollectorProcess(ServerContext):
         config: The collector configuration file.
         environment: Variables the configuration reads, beyond the ports and folders this
             class assigns (``ABSTRACTCORE_COLLECTOR_*``; see docs/observability.md).
+        grpc_port, http_port: The OTLP receivers' ports; default free ones.
     """
 
     def __init__(
-        self, binary: Path, config: Path, environment: Mapping[str, str] | None = None
+        self,
+        binary: Path,
+        config: Path,
+        environment: Mapping[str, str] | None = None,
+        *,
+        grpc_port: int | None = None,
+        http_port: int | None = None,
     ) -> None:
         self.binary = Path(binary)
         self.config = Path(config)
         self.home = Path(tempfile.mkdtemp(prefix="otelcol-"))
         self.archive_dir = self.home / "archive"
         self.storage_dir = self.home / "storage"
-        self.grpc_port, self.http_port = free_port(), free_port()
+        self.grpc_port, self.http_port = grpc_port or free_port(), http_port or free_port()
         self.health_port, self.metrics_port = free_port(), free_port()
         self.grpc_endpoint = f"http://127.0.0.1:{self.grpc_port}"
         self.http_endpoint = f"http://127.0.0.1:{self.http_port}"
