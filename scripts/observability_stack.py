@@ -18,9 +18,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from abstractcore_secrets.testing import OpenBaoServer
 from abstractcore_secrets.testing.collector import CollectorProcess
+from abstractcore_secrets.testing.otlp import OTLPReceiver
 from abstractcore_secrets.testing.prometheus import AlertmanagerServer, PrometheusServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,32 +35,51 @@ def main() -> None:
     binary = Path(sys.argv[1])
     base = Path(tempfile.mkdtemp(prefix="abstractcore-observability-"))
     journal = base / "journal" / "audit.jsonl"
-    bao = OpenBaoServer().start()
-    alertmanager = AlertmanagerServer(
-        ROOT / "instrumentation" / "prometheus" / "alertmanager.yml", port=9093
-    ).start()
-    prometheus = PrometheusServer(
-        sorted((ROOT / "instrumentation" / "prometheus" / "rules").glob("*.yml")),
-        alertmanager_url=alertmanager.url,
-        evaluation_interval="15s",
-        port=9090,
-    ).start()
-    collector = CollectorProcess(
-        binary,
-        ROOT / "instrumentation" / "collector" / "collector.yaml",
-        {
-            "ABSTRACTCORE_COLLECTOR_PROMETHEUS_URL": prometheus.remote_write_url,
-            "ABSTRACTCORE_SECRETS_AUDIT_JOURNAL": str(journal),
-        },
-        grpc_port=4317,
-        http_port=4318,
-    ).start()
-    workload = _start_workload(base, bao, journal, collector)
-    print(
-        f"""
+    started: list[Any] = []  # stopped in reverse order, however far the start got
+    workload: subprocess.Popen[str] | None = None
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        bao = _start(started, OpenBaoServer())
+        # The collector's downstream: here, a receiver that keeps what it gets in memory.
+        downstream = _start(started, OTLPReceiver())
+        alertmanager = _start(
+            started,
+            AlertmanagerServer(
+                ROOT / "instrumentation" / "prometheus" / "alertmanager.yml", port=9093
+            ),
+        )
+        prometheus = _start(
+            started,
+            PrometheusServer(
+                sorted((ROOT / "instrumentation" / "prometheus" / "rules").glob("*.yml")),
+                alertmanager_url=alertmanager.url,
+                evaluation_interval="15s",
+                port=9090,
+            ),
+        )
+        collector = _start(
+            started,
+            CollectorProcess(
+                binary,
+                ROOT / "instrumentation" / "collector" / "collector.yaml",
+                {
+                    "ABSTRACTCORE_COLLECTOR_PROMETHEUS_URL": prometheus.remote_write_url,
+                    "ABSTRACTCORE_COLLECTOR_DOWNSTREAM_ENDPOINT": (
+                        f"127.0.0.1:{downstream.grpc_port}"
+                    ),
+                    "ABSTRACTCORE_SECRETS_AUDIT_JOURNAL": str(journal),
+                },
+                grpc_port=4317,
+                http_port=4318,
+            ),
+        )
+        workload = _start_workload(base, bao, journal, collector)
+        print(
+            f"""
 The stack is up (Ctrl-C stops it):
   Prometheus     {prometheus.url}   (rules, alerts: {prometheus.url}/alerts)
-  Alertmanager   {alertmanager.url}
+  Alertmanager   {alertmanager.url}   (its webhooks are alertmanager.yml's placeholders:
+                 see the alerts in its page)
   collector      OTLP gRPC {collector.grpc_endpoint}, HTTP {collector.http_endpoint}
   audit archives {collector.archive_dir}
   journal        {journal}
@@ -66,10 +87,8 @@ The stack is up (Ctrl-C stops it):
                  source at {prometheus.url}; see dashboards/grafana/README.md)
 OpenBao goes down for {OUTAGE_FOR:.0f} s every {OUTAGE_EVERY:.0f} s.
 """,
-        flush=True,
-    )
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
+            flush=True,
+        )
         while True:
             time.sleep(OUTAGE_EVERY)
             print("OpenBao stopped: stale serving, retries, an opening circuit", flush=True)
@@ -83,11 +102,19 @@ OpenBao goes down for {OUTAGE_FOR:.0f} s every {OUTAGE_EVERY:.0f} s.
     finally:
         # A second Ctrl-C must not leave servers behind: finish the clean-up first.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        _stop_workload(workload)
-        for server in (collector, prometheus, alertmanager, bao):
+        if workload is not None:
+            _stop_workload(workload)
+        for server in reversed(started):
             server.stop()
-            server.cleanup()
+            if hasattr(server, "cleanup"):
+                server.cleanup()
         print(f"stopped; the workload's journal stays in {journal.parent}", flush=True)
+
+
+def _start(started: list[Any], server: Any) -> Any:  # noqa: ANN401 - any of the servers
+    """Start ``server`` and remember it for the clean-up."""
+    started.append(server)
+    return server.start()
 
 
 def _stop_workload(workload: subprocess.Popen[str]) -> None:

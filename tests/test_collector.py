@@ -77,7 +77,7 @@ class TestBuild:
 class TestConfiguration:
     """instrumentation/collector/collector.yaml."""
 
-    def test_validate_passes(self, binary, tmp_path):
+    def test_validate_passes(self, binary):
         """``otelcol-abstractcore validate`` accepts the shipped configuration."""
         collector = CollectorProcess(binary, COLLECTOR_CONFIG)
         try:
@@ -86,7 +86,7 @@ class TestConfiguration:
             collector.cleanup()
         assert done.returncode == 0, done.stderr
 
-    def test_validate_names_a_broken_setting(self, binary, tmp_path):
+    def test_validate_names_a_broken_setting(self, binary):
         """A bad value in an environment variable fails validation, naming the component."""
         collector = CollectorProcess(
             binary, COLLECTOR_CONFIG, {"ABSTRACTCORE_COLLECTOR_DOWNSTREAM_INSECURE": "maybe"}
@@ -110,10 +110,23 @@ class TestConfiguration:
         assert all(":-127.0.0.1:" in endpoint for endpoint in endpoints)
 
     def test_every_pipeline_redacts_before_it_exports(self):
-        """Each pipeline runs a redaction processor, after the memory limiter, before batching."""
+        """Each pipeline runs a redaction processor, after the memory limiter."""
         config = yaml.safe_load(COLLECTOR_CONFIG.read_text())
         for name, pipeline in config["service"]["pipelines"].items():
             processors = pipeline["processors"]
             assert processors[0] == "memory_limiter", name
-            assert processors[-1] == "batch", name
             assert any(p.startswith("redaction/") for p in processors), name
+
+    def test_journal_checkpoints_follow_the_archive(self):
+        """The journal pipeline holds nothing in memory and writes nowhere that could fail apart.
+
+        Its receiver moves its checkpoint once the pipeline returned: a batch processor would
+        return before the archive is written, and a second exporter with a queue could fail
+        after the archive was written and have the batch shipped twice.
+        """
+        config = yaml.safe_load(COLLECTOR_CONFIG.read_text())
+        journal = config["service"]["pipelines"]["logs/journal"]
+        assert "batch" not in journal["processors"]
+        assert journal["exporters"] == ["file/journal", "count/journal"]
+        others = [p for n, p in config["service"]["pipelines"].items() if n != "logs/journal"]
+        assert all(p["processors"][-1] == "batch" for p in others)

@@ -97,7 +97,13 @@ def otlp_attributes(event: Mapping[str, Any]) -> dict[str, str | bool | int | fl
     Scalars stay as they are; an object is flattened one level (``user`` becomes
     ``user.id``, ``user.os_user``); a list becomes its canonical JSON (sorted keys, no
     spaces), byte for byte the text the journal holds. Nulls and ``event`` (the record's
-    event name) are left out.
+    event name) are left out. The collector's journal receiver applies the same rule.
+
+    Args:
+        event: An audit event, as the audit middleware builds it.
+
+    Returns:
+        The attributes of its OTLP log record.
     """
     attributes: dict[str, str | bool | int | float] = {}
     for key, value in event.items():

@@ -44,7 +44,8 @@ KEY_PATTERNS: dict[str, re.Pattern[str]] = {
     "vault_token": re.compile(r"\b(?:hvs|hvb|hvr)\.[A-Za-z0-9_-]{20,}|\bs\.[A-Za-z0-9]{24}\b"),
     "huggingface": re.compile(r"\bhf_[A-Za-z]{34}\b"),
     "github": re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}\b|\bgithub_pat_\w{22,}"),
-    "google": re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),
+    # Not a trailing \b: a key may end in "-", after which no word boundary follows.
+    "google": re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"),
     "jwt": re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
     "private_key": re.compile(
         r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S

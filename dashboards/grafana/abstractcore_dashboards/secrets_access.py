@@ -116,12 +116,17 @@ def build() -> models.Dashboard:
                     ),
                     value_table(
                         "First-seen principal and provider pairs",
-                        "Principal and provider pairs with audit events now and none a day "
-                        "earlier: a new user of a key, or a key used by someone new.",
+                        "Principal and provider pairs with audit events in the time range and "
+                        "none in the 30 days before it: a new user of a key, or a key used by "
+                        "someone new.",
+                        # The derived series go stale minutes after their last event: compare
+                        # whole windows, not the instants now and a day ago.
                         query(
                             "count by (provider, user_pseudo_id) "
-                            f"({q.AUDIT_EVENTS} unless on (job, provider, user_pseudo_id) "
-                            f"{q.AUDIT_EVENTS} offset 1d)"
+                            f"(last_over_time({q.AUDIT_EVENTS}[$__range])) "
+                            "unless on (provider, user_pseudo_id) "
+                            "count by (provider, user_pseudo_id) "
+                            f"(last_over_time({q.AUDIT_EVENTS}[30d] offset $__range))"
                         ),
                         links=[GUIDE],
                         value_name="Series",

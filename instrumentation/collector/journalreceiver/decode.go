@@ -104,6 +104,22 @@ func decodeLine(line []byte) (record, error) {
 	return rec, nil
 }
 
+// attributeToWriter gives journal records (checkpoints, rotations) the resource of the
+// service whose events they seal: that of the last event before them, in this batch or in
+// an earlier one (last); before any event they keep journalServiceName. Dashboards filter
+// checkpoints by the writing service's job. It returns the last writer seen.
+func attributeToWriter(records []record, last resourceKey) resourceKey {
+	for i := range records {
+		switch {
+		case records[i].typ == "":
+			last = records[i].res
+		case last.service != "":
+			records[i].res = last
+		}
+	}
+	return last
+}
+
 // buildLogs returns records as plog, one ResourceLogs per (service.name, host.name).
 func buildLogs(records []record, observed pcommon.Timestamp) plog.Logs {
 	ld := plog.NewLogs()

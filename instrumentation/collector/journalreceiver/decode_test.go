@@ -300,3 +300,27 @@ func TestDecodeRejectsNonRecords(t *testing.T) {
 		assert.Error(t, err, line)
 	}
 }
+
+func TestCheckpointsTakeTheWritersResource(t *testing.T) {
+	event := record{res: resourceKey{service: "billing", host: "h1", hasHost: true}}
+	checkpoint := record{typ: "audit.checkpoint", res: resourceKey{service: journalServiceName}}
+	early := record{typ: "audit.checkpoint", res: resourceKey{service: journalServiceName}}
+
+	records := []record{early, event, checkpoint}
+	last := attributeToWriter(records, resourceKey{})
+	if records[0].res.service != journalServiceName {
+		t.Errorf("a checkpoint before any event: got %q", records[0].res.service)
+	}
+	if records[2].res != event.res {
+		t.Errorf("a checkpoint after an event: got %+v, want %+v", records[2].res, event.res)
+	}
+	if last != event.res {
+		t.Errorf("last writer: got %+v", last)
+	}
+
+	next := []record{checkpoint}
+	attributeToWriter(next, last)
+	if next[0].res != event.res {
+		t.Errorf("a checkpoint in the next batch: got %+v", next[0].res)
+	}
+}

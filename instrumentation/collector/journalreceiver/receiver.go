@@ -42,6 +42,9 @@ type journalReceiver struct {
 	invalidCounter metric.Int64Counter
 	metricAttrs    metric.MeasurementOption
 
+	// lastWriter: the resource of the last event shipped, given to the checkpoints after it.
+	lastWriter resourceKey
+
 	client storage.Client // nil: the checkpoint is kept in memory only
 	memory checkpoint     // the checkpoint of an earlier run of this instance
 	hasMem bool
@@ -189,10 +192,15 @@ func (r *journalReceiver) run(ctx context.Context, t *tailer) {
 }
 
 func (r *journalReceiver) ship(ctx context.Context, records []record) error {
+	// Retried batches are attributed the same way: lastWriter moves only on success.
+	last := attributeToWriter(records, r.lastWriter)
 	ld := buildLogs(records, pcommon.NewTimestampFromTime(time.Now()))
 	opCtx := r.obsrecv.StartLogsOp(ctx)
 	err := r.next.ConsumeLogs(opCtx, ld)
 	r.obsrecv.EndLogsOp(opCtx, "journal", len(records), err)
+	if err == nil {
+		r.lastWriter = last
+	}
 	return err
 }
 
