@@ -59,6 +59,14 @@ ALERT_ROUTING = {
     "AbstractcoreSecretsTelemetryAbsent": {"severity": "page", "team": "sre"},
 }
 
+# Alerts on counters whose series may first appear already above 0.
+NEW_SERIES_ALERTS = (
+    "AbstractcoreSecretsErrorBudgetFastBurn",
+    "AbstractcoreSecretsErrorBudgetSlowBurn",
+    "AbstractcoreSecretsDenialSpike",
+    "AbstractcoreSecretsAuditRecordFailed",
+)
+
 # (inhibiting alert, inhibited alert, labels both must share)
 INHIBITIONS = [
     ("AbstractcoreSecretsSourceDown", "AbstractcoreSecretsServingStale", ["job", "secrets_source"]),
@@ -205,6 +213,28 @@ class TestUnitTests:
         """Each alert has a test where it fires and one where it is expected absent."""
         outcomes = {bool(t.get("exp_alerts")) for t in _alert_tests() if t["alertname"] == name}
         assert outcomes == {True, False}
+
+    @pytest.mark.parametrize("name", sorted(NEW_SERIES_ALERTS))
+    def test_counter_alerts_are_tested_on_series_that_appear(self, name):
+        """An alert on counters fires in a test whose series appears at a value, not at 0.
+
+        The SDK creates a series at its first event and the collector's derived counters send
+        a sample only when events arrive: rate() and increase() miss what such a first sample
+        holds ('_' in promtool's input is no sample).
+        """
+        firing = [
+            case
+            for case in _unit_test_cases()
+            if any(
+                t["alertname"] == name and t.get("exp_alerts")
+                for t in case.get("alert_rule_test", [])
+            )
+        ]
+        assert any(
+            series["values"].lstrip().startswith("_")
+            for case in firing
+            for series in case["input_series"]
+        )
 
     @pytest.mark.parametrize("record", sorted(RECORDING_RULES))
     def test_each_recording_rule_has_its_value_checked(self, record):
