@@ -224,7 +224,7 @@ SPAN = ("span",)
 LOG = ("log", "audit")
 METRIC = ("metric", "prometheus")
 RESOURCE = ("span", "log", "audit", "metric", "prometheus")
-JOURNAL = ("journal", "log")
+JOURNAL = ("journal",)  # archived and counted, not forwarded downstream
 
 _UNSEEN = (
     "the redaction processor (contrib v0.161) matches blocked_values in attribute values of "

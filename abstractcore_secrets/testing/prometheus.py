@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import tempfile
 import threading
 import time
 import urllib.error
@@ -23,6 +21,7 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ._http import QuietHandler, ServerContext, TrackingHTTPServer
+from ._process import ProcessServer
 from .openbao import free_port
 
 
@@ -38,63 +37,17 @@ def _get_json(url: str, timeout: float = 10.0) -> Any:  # noqa: ANN401 - a JSON 
         return json.loads(answer.read())
 
 
-class _Process(ServerContext):
-    """A server binary run in a folder of its own until :meth:`stop`."""
-
-    ready_path = "/-/ready"
+class _HTTPServerProcess(ProcessServer):
+    """A Prometheus-family server on a loopback port, ready when ``/-/ready`` answers."""
 
     def __init__(self, binary: str, port: int | None) -> None:
-        self.binary = binary
+        super().__init__(binary, prefix=f"{Path(binary).name}-")
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.home = Path(tempfile.mkdtemp(prefix=f"{Path(binary).name}-"))
-        self.log_path = self.home / "server.log"
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def arguments(self) -> list[str]:
-        """Return the command line, after writing the configuration it names."""
-        raise NotImplementedError
-
-    def start(self, timeout: float = 30.0) -> Any:  # noqa: ANN401 - the subclass's self
-        """Start the server and wait until it says it is ready."""
-        command = self.arguments()
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(  # noqa: S603 - fixed argument list
-                command, stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"{self.binary} exited early:\n{self.log()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.url + self.ready_path, timeout=1):  # noqa: S310
-                    return self
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.1)
-        self.stop()
-        raise TimeoutError(f"{self.binary} was not ready within {timeout} s:\n{self.log()[-3000:]}")
-
-    def stop(self) -> None:
-        """Stop the server; its data stays until :meth:`cleanup`."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
-
-    def cleanup(self) -> None:
-        """Remove the server's folder."""
-        shutil.rmtree(self.home, ignore_errors=True)
-
-    def log(self) -> str:
-        """Return what the server printed."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        self.ready_url = f"{self.url}/-/ready"
 
 
-class PrometheusServer(_Process):
+class PrometheusServer(_HTTPServerProcess):
     """Run Prometheus with remote-write receiving, the given rule files and an Alertmanager.
 
     Args:
@@ -190,7 +143,7 @@ class PrometheusServer(_Process):
         return condition()
 
 
-class AlertmanagerServer(_Process):
+class AlertmanagerServer(_HTTPServerProcess):
     """Run Alertmanager with a configuration file, its cluster listener off.
 
     Args:
