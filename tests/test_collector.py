@@ -130,3 +130,14 @@ class TestConfiguration:
         assert journal["exporters"] == ["file/journal", "count/journal"]
         others = [p for n, p in config["service"]["pipelines"].items() if n != "logs/journal"]
         assert all(p["processors"][-1] == "batch" for p in others)
+
+    def test_status_descriptions_scrubbed_for_every_format(self):
+        """transform/status masks in span status descriptions each format redaction masks."""
+        config = yaml.safe_load(COLLECTOR_CONFIG.read_text())
+        blocked = config["processors"]["redaction/signals"]["blocked_values"]
+        statements = config["processors"]["transform/status"]["trace_statements"]
+        ottl = [value.replace("\\", "\\\\").replace('"', '\\"') for value in blocked]
+        assert statements == [
+            f'replace_pattern(span.status.message, "{regex}", "****")' for regex in ottl
+        ]
+        assert config["processors"]["redaction/metrics"]["blocked_values"] == blocked

@@ -229,7 +229,8 @@ JOURNAL = ("journal",)  # archived and counted, not forwarded downstream
 _UNSEEN = (
     "the redaction processor (contrib v0.161) matches blocked_values in attribute values of "
     "resources, scopes, spans, span events, log records and data points, and in log bodies; "
-    "{what} it never looks at. Only a transform processor (not in this build) could rewrite "
+    "{what} it never looks at. The build's transform processor rewrites only span status "
+    "descriptions; more statements could rewrite "
     "them; a filter processor, added to the pipelines, could drop the {item} carrying one."
 )
 
@@ -253,7 +254,7 @@ PLACES: dict[str, Place] = {
         "leaks",
         "span names: the redaction processor rewrites them only with its URL and database "
         "sanitizers (client and server spans with HTTP or db attributes), never with "
-        "blocked_values. Only a transform processor (not in this build) could rewrite them; a "
+        "blocked_values. The transform processor (scrubbing only status descriptions) could; a "
         "filter processor, added to the pipelines, could drop the span.",
     ),
     "span.attribute.allowed": Place(SPAN, "masked"),
@@ -273,13 +274,10 @@ PLACES: dict[str, Place] = {
     "span.event.attribute": Place(SPAN, "masked"),
     "span.event.name": Place(SPAN, "leaks", _unseen("span event names", "span event")),
     "span.exception": Place(SPAN, "masked"),
-    "span.status": Place(SPAN, "leaks", _unseen("span status descriptions", "span")),
-    "span.status.uncaught": Place(
-        SPAN,
-        "leaks",
-        "the SDK sets the status description of a span an exception escapes to the exception's "
-        "message; " + _unseen("span status descriptions", "span"),
-    ),
+    # Masked by the transform/status processor: the SDK copies an escaping exception's
+    # message into the status description.
+    "span.status": Place(SPAN, "masked"),
+    "span.status.uncaught": Place(SPAN, "masked"),
     "span.link.attribute": Place(
         SPAN,
         "leaks",
@@ -323,7 +321,7 @@ PLACES: dict[str, Place] = {
         ("metric",),
         "leaks",
         "exemplars' filtered attributes: the redaction processor (contrib v0.161) never looks "
-        "at them; only a transform processor's exemplar context (not in this build) could.",
+        "at them; only a transform processor's exemplar context could (not configured).",
     ),
     "journal.error.message": Place(JOURNAL, "masked"),
     "journal.locator": Place(JOURNAL, "masked"),
