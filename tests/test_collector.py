@@ -131,13 +131,21 @@ class TestConfiguration:
         others = [p for n, p in config["service"]["pipelines"].items() if n != "logs/journal"]
         assert all(p["processors"][-1] == "batch" for p in others)
 
-    def test_status_descriptions_scrubbed_for_every_format(self):
-        """transform/status masks in span status descriptions each format redaction masks."""
+    def test_names_scrubbed_for_every_format(self):
+        """transform/names masks each format redaction masks in status descriptions and names."""
         config = yaml.safe_load(COLLECTOR_CONFIG.read_text())
         blocked = config["processors"]["redaction/signals"]["blocked_values"]
-        statements = config["processors"]["transform/status"]["trace_statements"]
+        groups = config["processors"]["transform/names"]["trace_statements"]
         ottl = [value.replace("\\", "\\\\").replace('"', '\\"') for value in blocked]
-        assert statements == [
-            f'replace_pattern(span.status.message, "{regex}", "****")' for regex in ottl
+
+        def statements(field: str) -> list[str]:
+            return [f'replace_pattern({field}, "{regex}", "****")' for regex in ottl]
+
+        assert groups == [
+            {
+                "context": "span",
+                "statements": statements("span.status.message") + statements("span.name"),
+            },
+            {"context": "spanevent", "statements": statements("spanevent.name")},
         ]
         assert config["processors"]["redaction/metrics"]["blocked_values"] == blocked

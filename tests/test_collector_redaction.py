@@ -229,8 +229,8 @@ JOURNAL = ("journal",)  # archived and counted, not forwarded downstream
 _UNSEEN = (
     "the redaction processor (contrib v0.161) matches blocked_values in attribute values of "
     "resources, scopes, spans, span events, log records and data points, and in log bodies; "
-    "{what} it never looks at. The build's transform processor rewrites only span status "
-    "descriptions; more statements could rewrite "
+    "{what} it never looks at. The build's transform processor rewrites span names, span "
+    "event names and status descriptions only; more statements could rewrite "
     "them; a filter processor, added to the pipelines, could drop the {item} carrying one."
 )
 
@@ -249,14 +249,8 @@ FORMATS_ONLY = (
 )
 
 PLACES: dict[str, Place] = {
-    "span.name": Place(
-        SPAN,
-        "leaks",
-        "span names: the redaction processor rewrites them only with its URL and database "
-        "sanitizers (client and server spans with HTTP or db attributes), never with "
-        "blocked_values. The transform processor (scrubbing only status descriptions) could; a "
-        "filter processor, added to the pipelines, could drop the span.",
-    ),
+    # Masked by the transform/names processor, as are status descriptions and event names.
+    "span.name": Place(SPAN, "masked"),
     "span.attribute.allowed": Place(SPAN, "masked"),
     "span.attribute.error": Place(SPAN, "masked"),
     "span.attribute.unknown": Place(SPAN, "removed"),
@@ -272,9 +266,9 @@ PLACES: dict[str, Place] = {
         f"a key split across two attributes: neither half has the format; {FORMATS_ONLY}",
     ),
     "span.event.attribute": Place(SPAN, "masked"),
-    "span.event.name": Place(SPAN, "leaks", _unseen("span event names", "span event")),
+    "span.event.name": Place(SPAN, "masked"),
     "span.exception": Place(SPAN, "masked"),
-    # Masked by the transform/status processor: the SDK copies an escaping exception's
+    # Masked by the transform/names processor: the SDK copies an escaping exception's
     # message into the status description.
     "span.status": Place(SPAN, "masked"),
     "span.status.uncaught": Place(SPAN, "masked"),
