@@ -12,9 +12,17 @@ import (
 
 const (
 	readBufferSize = 64 << 10
+	// maxLineBytes bounds the memory one line may take. The library's records are a few
+	// kilobytes; a longer line (a corrupted or hostile file) is skipped as invalid, read
+	// through without being held.
+	maxLineBytes = 1 << 20
 	// unknownSeq is the first seq of a file without a complete first line.
 	unknownSeq = math.MaxInt64
 )
+
+// errTooLong: the line at the offset returned was longer than maxLineBytes and was read
+// through; the next call reads the line after it.
+var errTooLong = errors.New("a line longer than 1 MiB")
 
 // errChanged: a line read joined bytes from before and after a rewrite; read it again.
 var errChanged = errors.New("the journal changed under the read")
@@ -51,12 +59,17 @@ func (jf *journalFile) nextLine() ([]byte, int64, error) {
 	if jf.r == nil {
 		jf.r = bufio.NewReaderSize(io.NewSectionReader(jf.f, jf.offset, math.MaxInt64-jf.offset), jf.bufSize)
 	}
-	line, err := jf.r.ReadBytes('\n')
+	line, skipped, err := readLine(jf.r, maxLineBytes)
 	if err != nil {
 		// Read again from offset next time: an incomplete line may be completed, or cut
 		// and rewritten by the next writer.
 		jf.r = nil
 		return nil, 0, err
+	}
+	if skipped > 0 {
+		at := jf.offset
+		jf.offset += skipped
+		return nil, at, errTooLong
 	}
 	// A writer cuts a torn last line and writes anew: bytes buffered before the cut may
 	// have joined bytes read after it. Bytes ended by a newline are final, so the line
@@ -87,8 +100,9 @@ func (jf *journalFile) size() (int64, error) {
 
 // firstSeq returns the seq of the file's first line, unknownSeq if it has none yet.
 func firstSeq(f *os.File) int64 {
-	line, err := bufio.NewReaderSize(io.NewSectionReader(f, 0, math.MaxInt64), readBufferSize).ReadBytes('\n')
-	if err != nil {
+	reader := bufio.NewReaderSize(io.NewSectionReader(f, 0, math.MaxInt64), readBufferSize)
+	line, skipped, err := readLine(reader, maxLineBytes)
+	if err != nil || skipped > 0 {
 		return unknownSeq
 	}
 	rec, err := decodeLine(line[:len(line)-1])
@@ -113,4 +127,28 @@ func lastLineEnd(f *os.File, size int64) (int64, error) {
 		end = start
 	}
 	return 0, nil
+}
+
+// readLine returns the next line with its newline, or, for a line longer than limit, no
+// line and how many bytes it took (newline included), having read through it in chunks.
+// An incomplete last line gives io.EOF, as bufio.Reader.ReadBytes does.
+func readLine(r *bufio.Reader, limit int) ([]byte, int64, error) {
+	var line []byte
+	var skipped int64
+	for {
+		chunk, err := r.ReadSlice('\n')
+		switch {
+		case skipped > 0 || len(line)+len(chunk) > limit:
+			skipped += int64(len(line) + len(chunk))
+			line = nil
+		default:
+			line = append(line, chunk...)
+		}
+		if err == nil {
+			return line, skipped, nil
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return nil, 0, err
+		}
+	}
 }

@@ -1,9 +1,13 @@
 package journalreceiver
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -299,4 +303,36 @@ func TestConcurrentWriterRotations(t *testing.T) {
 	}
 	eventuallySeqs(t, sink, seqRange(1, w.seq))
 	assert.Zero(t, r.invalidLines.Load())
+}
+
+func TestOverlongLineSkippedWithoutHoldingIt(t *testing.T) {
+	w := newJournalWriter(t)
+	w.event(1)
+	overlongAt := fileSize(t, w.path)
+	// Three times the limit, then a newline: read through in chunks, counted, skipped.
+	w.appendRaw(append(bytes.Repeat([]byte("x"), 3*maxLineBytes), '\n'))
+	w.event(1)
+	core, logs := observer.New(zapcore.InfoLevel)
+	sink := new(consumertest.LogsSink)
+	r := startReceiver(t, testConfig(w.path), sink, componenttest.NewNopHost(), zap.New(core))
+
+	eventuallySeqs(t, sink, seqRange(1, 2))
+	assert.Equal(t, int64(1), r.invalidLines.Load())
+	warnings := logs.FilterMessageSnippet("not a journal record").All()
+	require.Len(t, warnings, 1)
+	assert.Equal(t, overlongAt, warnings[0].ContextMap()["offset"])
+}
+
+func TestReadLineBounds(t *testing.T) {
+	reader := bufio.NewReaderSize(strings.NewReader("short\n"+strings.Repeat("y", 100)+"\nlast"), 16)
+	line, skipped, err := readLine(reader, 32)
+	require.NoError(t, err)
+	assert.Equal(t, "short\n", string(line))
+	assert.Zero(t, skipped)
+	line, skipped, err = readLine(reader, 32)
+	require.NoError(t, err)
+	assert.Nil(t, line)
+	assert.Equal(t, int64(101), skipped)
+	_, _, err = readLine(reader, 32)
+	assert.ErrorIs(t, err, io.EOF) // an incomplete last line is not a line
 }

@@ -71,6 +71,10 @@ func (t *tailer) read(maxRecords int) []record {
 			break
 		}
 		line, at, err := jf.nextLine()
+		if errors.Is(err, errTooLong) {
+			t.invalidLine(jf, at, err.Error())
+			continue
+		}
 		if errors.Is(err, errChanged) && changed < 3 {
 			changed++
 			continue
