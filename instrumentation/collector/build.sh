@@ -54,4 +54,7 @@ mkdir -p "$(dirname "$binary")"
 mv "$work/src/otelcol-abstractcore" "$binary.partial"
 mv "$binary.partial" "$binary"
 echo "built in $((SECONDS - started)) s: $binary" >&2
+# Keep the three newest builds (about 50 MB each).
+find "$cache_root" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended -regex '.*/[0-9a-f]{16}' \
+    -printf '%T@ %p\n' | sort -rn | tail -n +4 | cut -d' ' -f2- | xargs -r rm -rf
 echo "$binary"
