@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import envvars
 from .errors import ConfigurationError
-from .files import create_private_once, home_dir
+from .files import InsecureFilePolicy, check_permissions, create_private_once, home_dir
 from .secret import Secret
 
 PREFIX = "hmac-sha256:"
@@ -74,6 +74,8 @@ def _load_key(path: Path) -> bytes:
     try:
         if not path.exists():
             create_private_once(path, secrets.token_hex(_KEY_BYTES).encode())
+        # Whoever reads the key can tell which value a fingerprint stands for.
+        check_permissions(path, InsecureFilePolicy.from_environment(), source="fingerprint")
         key = path.read_bytes().strip()
     except OSError as exc:
         # A read-only home (containers) must not stop resolutions: fingerprints then match

@@ -75,3 +75,28 @@ class TestFingerprinter:
         monkeypatch.setenv("ABSTRACTCORE_SECRETS_FINGERPRINT_KEY", "short")
         with pytest.raises(ConfigurationError, match=r"secrets\.token_hex"):
             Fingerprinter().fingerprint("v")
+
+
+class TestKeyFileMode:
+    """The fingerprint key is a key file: refused when group or others can read it."""
+
+    def test_a_readable_key_file_is_refused(self, tmp_path):
+        """A 0644 key file stops fingerprinting with the chmod that fixes it."""
+        from abstractcore_secrets.errors import InsecureFileError
+
+        path = tmp_path / "fingerprint.key"
+        path.write_text("k" * 64)
+        path.chmod(0o644)
+        with pytest.raises(InsecureFileError, match=f"chmod 600 {path}"):
+            Fingerprinter(key_path=path).fingerprint("value-to-fingerprint")
+
+    def test_warn_policy_reads_it_with_a_warning(self, tmp_path, monkeypatch):
+        """With ABSTRACTCORE_SECRETS_INSECURE_FILES=warn it is read, and said so."""
+        from abstractcore_secrets.files import InsecureFileWarning
+
+        monkeypatch.setenv("ABSTRACTCORE_SECRETS_INSECURE_FILES", "warn")
+        path = tmp_path / "fingerprint.key"
+        path.write_text("k" * 64)
+        path.chmod(0o640)
+        with pytest.warns(InsecureFileWarning):
+            assert Fingerprinter(key_path=path).fingerprint("v").startswith("hmac-sha256:")

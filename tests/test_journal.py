@@ -318,3 +318,24 @@ class TestRecovery:
         files = sorted(tmp_path.glob("*/audit.jsonl*"))
         report = verify(files + files[:1], key.public_key())  # one file given twice too
         assert report.intact, [str(f) for f in report.findings]
+
+
+class TestSigningKeyMode:
+    """Whoever reads the signing key can forge checkpoints: it is refused like a key file."""
+
+    def test_a_readable_signing_key_is_refused(self, tmp_path):
+        """A group-readable key stops the journal with the chmod that fixes it."""
+        from abstractcore_secrets.errors import InsecureFileError
+
+        path = tmp_path / "journal.key"
+        load_signing_key(path)  # created 0600
+        path.chmod(0o640)
+        with pytest.raises(InsecureFileError, match=f"chmod 600 {path}"):
+            load_signing_key(path)
+
+    def test_a_created_key_is_private(self, tmp_path):
+        """A key the journal creates is 0600, and so loads again."""
+        path = tmp_path / "fresh" / "journal.key"
+        load_signing_key(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert load_signing_key(path) is not None

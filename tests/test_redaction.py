@@ -113,6 +113,40 @@ class TestRedactionPolicy:
         assert policy.scrub_text("tenant-key-0-abcdef") == "tenant-key-0-abcdef"
         assert policy.scrub_text("tenant-key-4-abcdef") == MASK
 
+    def test_a_value_in_use_is_never_the_one_forgotten(self):
+        """A key seen again between every few new values is masked at every moment."""
+        policy = RedactionPolicy(patterns=False, max_values=8)
+        policy.add("key-in-use-on-every-request")
+        for number in range(100):
+            policy.add(f"one-off-tenant-key-{number}")
+            # An SDK record may come at any moment, not only right after a re-learning.
+            assert policy.scrub_text("key-in-use-on-every-request") == MASK, number
+            if number % 5 == 4:
+                policy.add("key-in-use-on-every-request")  # the learner, per resolution
+        assert policy.scrub_text("one-off-tenant-key-0") == "one-off-tenant-key-0"
+
+    def test_the_learner_refreshes_a_cached_key(self):
+        """Through the real middleware, cache hits keep a key learnt past max_values others."""
+        from abstractcore_secrets import ResolutionCache, SecretsManager
+        from abstractcore_secrets.redaction.processors import ValueLearner
+        from abstractcore_secrets.testing import InMemorySecretProvider
+
+        policy = RedactionPolicy(patterns=False, max_values=8)
+        learner = ValueLearner(policy)
+        manager = SecretsManager(
+            [InMemorySecretProvider({"openai": "cached-openai-value-123"}, name="vault")],
+            cache=ResolutionCache(3600),
+            middleware=[learner],
+            attempt_middleware=[learner.attempt],
+        )
+        manager.resolve("openai")
+        for number in range(50):
+            manager.resolve("custom", api_key=f"explicit-tenant-key-{number}")
+            assert policy.scrub_text("cached-openai-value-123") == MASK, number
+            if number % 4 == 3:
+                manager.resolve("openai")  # a cache hit: no fetch, the learner sees it
+        assert policy.scrub_text("cached-openai-value-123") == MASK
+
     def test_secret_objects_are_masked(self, policy):
         """A Secret inside a structure becomes the mask."""
         assert policy.scrub({"value": Secret("whatever-value")}) == {"value": MASK}

@@ -58,7 +58,7 @@ def load_signing_key(path: Path) -> Any:  # noqa: ANN401 - cryptography's Ed2551
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from ..files import create_private_once
+    from ..files import InsecureFilePolicy, check_permissions, create_private_once
 
     if not path.exists():
         pem = Ed25519PrivateKey.generate().private_bytes(
@@ -67,6 +67,8 @@ def load_signing_key(path: Path) -> Any:  # noqa: ANN401 - cryptography's Ed2551
             serialization.NoEncryption(),
         )
         create_private_once(path, pem)
+    # Whoever reads the signing key can forge checkpoints: refused like any key file.
+    check_permissions(path, InsecureFilePolicy.from_environment(), source="journal")
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigurationError(f"{path} does not hold an Ed25519 private key")

@@ -54,8 +54,9 @@ class RedactionPolicy:
         patterns: Whether key formats (``sk-...``, ``AKIA...``, JWTs, ...) are masked too.
         on_redact: Called with the rule's name (``value``, ``key``, ``pattern.<name>``) for
             each redaction, for the ``redactions`` counter; it must not raise.
-        max_values: Values remembered at most; the oldest learnt is forgotten first (an
-            application passing a new ``api_key=`` per tenant must not grow it forever).
+        max_values: Values remembered at most; the one learnt or seen again longest ago is
+            forgotten first (an application passing a new ``api_key=`` per tenant must not
+            grow it forever, and a key still in use stays).
     """
 
     def __init__(
@@ -76,11 +77,19 @@ class RedactionPolicy:
 
     def add(self, *values: str | Secret | None) -> None:
         """Learn values (keys, tokens, passwords) and their encodings, to mask wherever seen."""
-        fresh = []
+        fresh: list[str] = []
+        known: list[str] = []
         for value in values:
             text = value.reveal() if isinstance(value, Secret) else value
-            if text and len(text) >= _MIN_VALUE and text not in self._known:
-                fresh.append(text)
+            if text and len(text) >= _MIN_VALUE:
+                (known if text in self._known else fresh).append(text)
+        if known:
+            # A value learnt again is in use: it moves to the young end, so that the values
+            # an application keeps using are never the ones forgotten (no recompiling).
+            with self._lock:
+                for text in known:
+                    if text in self._known:
+                        self._known.move_to_end(text)
         if not fresh:
             return
         with self._lock:
