@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidSourceError
-from .files import InsecureFilePolicy, check_permissions, default_config_path, write_private
+from .files import (
+    CONFIG_FILE_LIMIT,
+    InsecureFilePolicy,
+    check_permissions,
+    default_config_path,
+    read_small_text,
+    write_private,
+)
 from .secret import Secret
 
 API_KEYS = "api_keys"
@@ -40,7 +47,7 @@ class ConfigFile:
         # keys included (`.doc`, `.object`), and would ride along as `__context__`.
         problem = None
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = read_small_text(self.path, limit=CONFIG_FILE_LIMIT)
         except FileNotFoundError:
             return {}
         except (OSError, UnicodeDecodeError) as exc:

@@ -66,7 +66,76 @@ def check_permissions(path: Path, policy: InsecureFilePolicy, *, source: str) ->
     Raises:
         InsecureFileError: The file is group- or world-accessible and the policy is refuse.
     """
-    mode = stat.S_IMODE(path.stat().st_mode)
+    _check_mode(path, stat.S_IMODE(path.stat().st_mode), policy, source)
+
+
+KEY_FILE_LIMIT = 64 * 1024
+"""Bytes a file holding one key or credential may have: keys are far shorter."""
+
+CONFIG_FILE_LIMIT = 4 * 1024 * 1024
+"""Bytes the config file may have."""
+
+
+class NotRegularFileError(OSError):
+    """A path meant to name a file names a FIFO, a device, a socket or a folder."""
+
+
+class FileTooLargeError(OSError):
+    """A file is larger than its kind of file can be."""
+
+
+class NotUTF8Error(OSError):
+    """A text file is not UTF-8 (the bytes are not kept: they may be a key)."""
+
+
+def read_small_text(
+    path: Path, *, limit: int, policy: InsecureFilePolicy | None = None, source: str = ""
+) -> str:
+    """Read a small UTF-8 file safely: never blocking, never whole if huge, checked as opened.
+
+    The file is opened without blocking (a FIFO does not hang), then its descriptor is
+    checked: a regular file, at most ``limit`` bytes, and with ``policy``, not readable by
+    group or others. Checking what was opened, not the path, leaves no window in which the
+    path could be swapped. Symbolic links are followed (Kubernetes mounts secrets through
+    them).
+
+    Args:
+        path: The file.
+        limit: Most bytes it may hold.
+        policy: For key files: what to do when group or others can read it.
+        source: The reading source's name, for messages.
+
+    Returns:
+        Its text.
+
+    Raises:
+        OSError: It cannot be opened (``FileNotFoundError``, ...), or is a
+            ``NotRegularFileError``, a ``FileTooLargeError`` or a ``NotUTF8Error``; messages
+            hold the path, never the contents.
+        InsecureFileError: Others can read it and ``policy`` is refuse.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(descriptor, "rb") as stream:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise NotRegularFileError(f"{path} is not a regular file")
+        if policy is not None:
+            _check_mode(path, stat.S_IMODE(status.st_mode), policy, source)
+        if status.st_size > limit:
+            raise FileTooLargeError(f"{path} is larger than {limit} bytes")
+        data = stream.read(limit + 1)  # it may have grown since
+    if len(data) > limit:
+        raise FileTooLargeError(f"{path} is larger than {limit} bytes")
+    text = None
+    with contextlib.suppress(UnicodeDecodeError):
+        text = data.decode("utf-8")
+    if text is None:
+        # Raised here, not in an except block: the decode error holds the bytes.
+        raise NotUTF8Error(f"{path} is not UTF-8 text")
+    return text
+
+
+def _check_mode(path: Path, mode: int, policy: InsecureFilePolicy, source: str) -> None:
     if not mode & 0o077:
         return
     message = (
@@ -75,7 +144,7 @@ def check_permissions(path: Path, policy: InsecureFilePolicy, *, source: str) ->
         "secrets entry; a Kubernetes secret volume: defaultMode 0400)"
     )
     if policy is InsecureFilePolicy.WARN:
-        warnings.warn(message, InsecureFileWarning, stacklevel=3)
+        warnings.warn(message, InsecureFileWarning, stacklevel=4)
         return
     raise InsecureFileError(
         f"{message} (or set {envvars.INSECURE_FILES}=warn to read it anyway)",

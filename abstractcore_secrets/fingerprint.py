@@ -18,7 +18,13 @@ from pathlib import Path
 
 from . import envvars
 from .errors import ConfigurationError
-from .files import InsecureFilePolicy, check_permissions, create_private_once, home_dir
+from .files import (
+    KEY_FILE_LIMIT,
+    InsecureFilePolicy,
+    create_private_once,
+    home_dir,
+    read_small_text,
+)
 from .secret import Secret
 
 PREFIX = "hmac-sha256:"
@@ -75,8 +81,9 @@ def _load_key(path: Path) -> bytes:
         if not path.exists():
             create_private_once(path, secrets.token_hex(_KEY_BYTES).encode())
         # Whoever reads the key can tell which value a fingerprint stands for.
-        check_permissions(path, InsecureFilePolicy.from_environment(), source="fingerprint")
-        key = path.read_bytes().strip()
+        policy = InsecureFilePolicy.from_environment()
+        text = read_small_text(path, limit=KEY_FILE_LIMIT, policy=policy, source="fingerprint")
+        key = text.strip().encode()
     except OSError as exc:
         # A read-only home (containers) must not stop resolutions: fingerprints then match
         # within this process only, and the warning says how to make them stable.

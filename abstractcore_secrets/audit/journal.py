@@ -58,18 +58,19 @@ def load_signing_key(path: Path) -> Any:  # noqa: ANN401 - cryptography's Ed2551
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from ..files import InsecureFilePolicy, check_permissions, create_private_once
+    from ..files import KEY_FILE_LIMIT, InsecureFilePolicy, create_private_once, read_small_text
 
     if not path.exists():
-        pem = Ed25519PrivateKey.generate().private_bytes(
+        created = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        create_private_once(path, pem)
+        create_private_once(path, created)
     # Whoever reads the signing key can forge checkpoints: refused like any key file.
-    check_permissions(path, InsecureFilePolicy.from_environment(), source="journal")
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    policy = InsecureFilePolicy.from_environment()
+    pem = read_small_text(path, limit=KEY_FILE_LIMIT, policy=policy, source="journal")
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigurationError(f"{path} does not hold an Ed25519 private key")
     return key

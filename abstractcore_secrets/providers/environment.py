@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..errors import InvalidSourceError
-from ..files import InsecureFilePolicy, check_permissions
+from ..files import KEY_FILE_LIMIT, InsecureFilePolicy, read_small_text
 from ..provider_names import KNOWN_ENV_VARS, env_var_names
 from ..resolution import SecretRecord
 from ..secret import Secret
@@ -82,8 +82,9 @@ class EnvironmentSecretProvider(SecretProvider):
         locator = f"env:{variable}_FILE"
         failure = None
         try:
-            check_permissions(path, self._policy(), source=self.name)
-            text = path.read_text(encoding="utf-8")
+            text = read_small_text(
+                path, limit=KEY_FILE_LIMIT, policy=self._policy(), source=self.name
+            )
         except (OSError, UnicodeDecodeError) as exc:
             # Raised below, outside this block: a decode error holds the file's bytes.
             failure = type(exc).__name__

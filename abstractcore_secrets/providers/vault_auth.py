@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from .. import envvars
 from ..errors import ConfigurationError
-from ..files import InsecureFilePolicy, check_permissions
+from ..files import KEY_FILE_LIMIT, InsecureFilePolicy, read_small_text
 
 KUBERNETES_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105 - a path
 
@@ -49,9 +49,8 @@ def _read_file(path: Path, what: str, *, private: bool) -> str:
     """
     problem = None
     try:
-        if private:
-            check_permissions(path, InsecureFilePolicy.from_environment(), source="vault")
-        text = path.read_text(encoding="utf-8").strip()
+        policy = InsecureFilePolicy.from_environment() if private else None
+        text = read_small_text(path, limit=KEY_FILE_LIMIT, policy=policy, source="vault").strip()
     except OSError as exc:
         problem = type(exc).__name__
     if problem is not None:
