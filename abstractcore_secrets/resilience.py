@@ -7,7 +7,8 @@
   through (half-open), and its result closes or re-opens the circuit;
 - retries throttled and unavailable answers with exponential backoff and jitter, honouring a
   server's ``Retry-After`` up to ``max_retry_after``; a wait that would pass the attempt's
-  ``timeout`` is not made, the attempt fails over at once.
+  ``timeout`` is not made, the attempt fails over at once. A ``Retry-After`` that is no
+  wait (negative, NaN, not a number) is ignored in favour of the backoff.
 
 The loop is our own rather than stamina's: stamina's instrumentation is process-wide and
 writes each retry to structlog's default output, standard output included, which would
@@ -141,7 +142,7 @@ class Resilience:
         retry: The retry policy.
         failure_threshold: Consecutive failures that open a source's circuit.
         reset_timeout: Seconds before an open circuit lets a probe through.
-        clock: Monotonic clock for the breakers, for tests.
+        clock: Monotonic clock for the breakers and the retry deadline, for tests.
         sleep: How to wait between tries, for tests.
     """
 
@@ -205,7 +206,7 @@ class Resilience:
         self, request: AttemptRequest, call_next: AttemptHandler
     ) -> tuple[Attempt, int]:
         policy = self.retry
-        deadline = time.monotonic() + policy.timeout
+        deadline = self._clock() + policy.timeout
         tries = 0
         while True:
             tries += 1
@@ -213,16 +214,28 @@ class Resilience:
             if attempt.category not in policy.retry_on or tries >= policy.attempts:
                 return attempt, tries
             wait = self._backoff(attempt, tries)
-            if wait is None or time.monotonic() + wait >= deadline:
+            if wait is None or self._clock() + wait >= deadline:
                 return attempt, tries  # waiting would pass the deadline: fail over now
             self._sleep(wait)
 
     def _backoff(self, attempt: Attempt, tries: int) -> float | None:
         """Return the wait before the next try, or ``None`` when no retry should be made."""
         policy = self.retry
-        retry_after = None if attempt.error is None else attempt.error.retry_after
+        retry_after = _asked_wait(attempt)
         if retry_after is not None:
             # A server asking for a longer wait than we allow: fail over now instead.
             return retry_after if retry_after <= policy.max_retry_after else None
         exponential: float = policy.wait_initial * 2.0 ** (tries - 1)
         return min(policy.wait_max, exponential + random.uniform(0, policy.wait_jitter))  # noqa: S311 - jitter, not crypto
+
+
+def _asked_wait(attempt: Attempt) -> float | None:
+    """Return the error's ``retry_after`` when it is a wait at all: a number, 0 or more.
+
+    A source's translation is one line away from the wire, so a negative, NaN or non-number
+    is ignored (normal backoff) rather than trusted; ``inf`` stays, to fail over as too long.
+    """
+    value: object = None if attempt.error is None else attempt.error.retry_after
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if value >= 0 else None  # NaN compares false: ignored too

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import (
@@ -22,6 +24,13 @@ from .base import SecretProvider, host_and_port
 from .values import checked_value
 
 _VALID_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
+
+_DELTA_SECONDS = re.compile(r"[0-9]+")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_IMF_FIXDATE = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) (" + "|".join(_MONTHS) + r") ([0-9]{4}) "
+    r"([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
+)
 
 
 class AzureKeyVaultProvider(SecretProvider):
@@ -201,7 +210,42 @@ def _classify(exc: Exception) -> tuple[type[SourceError], str]:
 
 def _retry_after(response: Any) -> float | None:  # noqa: ANN401 - azure-core's HttpResponse
     raw = None if response is None else response.headers.get("Retry-After")
-    try:
-        return None if raw is None else float(raw)
-    except ValueError:
+    return parse_retry_after(raw) if isinstance(raw, str) else None
+
+
+def parse_retry_after(value: str, *, now: float | None = None) -> float | None:
+    """Return the seconds a ``Retry-After`` header asks to wait, or ``None`` for garbage.
+
+    Only RFC 9110's own forms count: delta-seconds (ASCII digits) and an IMF-fixdate, whose
+    wait is the time left until it (0 for a date past). A negative or fractional number,
+    ``nan``, an empty value, an obsolete date form, or two headers (joined with a comma) are
+    garbage: the caller falls back to its own backoff. A huge number may come back as
+    ``inf``; how long a wait is honoured is the caller's decision.
+
+    Args:
+        value: The header's value.
+        now: The current time (seconds since the epoch), for tests; default the clock's.
+
+    Returns:
+        Seconds, 0 or more (``inf`` included), or ``None`` when the value is not valid.
+    """
+    value = value.strip(" \t")
+    if _DELTA_SECONDS.fullmatch(value):
+        return float(value)
+    date = _IMF_FIXDATE.fullmatch(value)
+    if date is None:
         return None
+    day, month, year, hour, minute, second = date.groups()
+    try:
+        when = datetime(
+            int(year),
+            _MONTHS.index(month) + 1,
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            tzinfo=timezone.utc,
+        )
+    except ValueError:  # 31 Feb, hour 25, year 0
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))

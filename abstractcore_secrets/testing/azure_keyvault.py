@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -37,7 +38,7 @@ _NOT_FOUND = (
     " secret you may be able to recover it using the correct recovery command."
 )
 
-_Answer = tuple[int, dict[str, Any], dict[str, str]]
+_Answer = tuple[int, dict[str, Any], Mapping[str, str | list[str]]]
 
 
 @dataclass
@@ -53,12 +54,14 @@ class _Version:
 class _Fault:
     status: int
     code: str
-    retry_after: int | None
+    retry_after: int | str | list[str] | None
     remaining: int | None
     name: str | None
 
 
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> _Answer:
+def _error(
+    status: int, code: str, message: str, headers: Mapping[str, str | list[str]] | None = None
+) -> _Answer:
     return status, {"error": {"code": code, "message": message}}, headers or {}
 
 
@@ -166,7 +169,7 @@ class AzureKeyVaultEmulator(ServerContext):
         self,
         status: int,
         *,
-        retry_after: int | None = None,
+        retry_after: int | str | list[str] | None = None,
         times: int | None = None,
         name: str | None = None,
     ) -> None:
@@ -175,7 +178,8 @@ class AzureKeyVaultEmulator(ServerContext):
         Args:
             status: HTTP status, 400 to 599; the error code is Key Vault's (``Throttled``,
                 ``SecretNotFound``...) or the status phrase (``ServiceUnavailable``).
-            retry_after: Seconds to send in a ``Retry-After`` header.
+            retry_after: Seconds to send in a ``Retry-After`` header; a string is sent as
+                it is (a date, or a hostile value), a list as one header per item.
             times: How many requests fail; ``None`` until :meth:`clear_faults`.
             name: Fail only requests for this secret; ``None`` for all.
         """
@@ -231,9 +235,11 @@ class AzureKeyVaultEmulator(ServerContext):
         if fault is None:
             with self._lock:
                 return self._route(method, segments, body)
-        headers = challenge if fault.status == 401 else {}
-        if fault.retry_after is not None:
-            headers = {**headers, "Retry-After": str(fault.retry_after)}
+        headers: dict[str, str | list[str]] = dict(challenge) if fault.status == 401 else {}
+        if isinstance(fault.retry_after, (int, str)):
+            headers["Retry-After"] = str(fault.retry_after)
+        elif fault.retry_after is not None:
+            headers["Retry-After"] = list(fault.retry_after)
         message = f"Fault set by the emulator ({fault.status})."
         return _error(fault.status, fault.code, message, headers)
 
@@ -372,7 +378,8 @@ class _Handler(QuietHandler):
             "Content-Type": "application/json; charset=utf-8",
             "Content-Length": str(len(data)),
         }.items():
-            self.send_header(header, value)
+            for one in [value] if isinstance(value, str) else value:
+                self.send_header(header, one)
         self.end_headers()
         self.wfile.write(data)
 
