@@ -16,10 +16,22 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
+from ._ocsf import OCSF_VERSION, to_ocsf
 from .journal import CHECKPOINT, read_records
 
-OCSF_VERSION = "1.3.0"
-"""The OCSF schema version the export follows (class API Activity, 6003)."""
+__all__ = [
+    "CSV_COLUMNS",
+    "OCSF_VERSION",
+    "RENDERERS",
+    "Filters",
+    "csv_header",
+    "events",
+    "export",
+    "to_cef",
+    "to_csv",
+    "to_jsonl",
+    "to_ocsf",
+]
 
 CSV_COLUMNS = (
     "time",
@@ -61,7 +73,7 @@ class Filters:
 
     def __call__(self, event: Mapping[str, Any]) -> bool:
         """Return whether ``event`` passes every filter."""
-        user = event.get("user") or {}
+        user = _mapping(event.get("user"))
         checks = (
             (self.provider, event.get("provider")),
             (self.source, event.get("source")),
@@ -106,94 +118,60 @@ def to_jsonl(event: Mapping[str, Any]) -> str:
 
 
 def to_csv(event: Mapping[str, Any]) -> str:
-    """Render one event as a CSV row of :data:`CSV_COLUMNS` (no header)."""
-    user = event.get("user") or {}
+    """Render one event as a CSV row of :data:`CSV_COLUMNS` (no header).
+
+    A field holding a line break is quoted, so that the row stays one record to a CSV reader,
+    and text a spreadsheet would run as a formula is neutralised.
+    """
+    user = _mapping(event.get("user"))
     flat = {
         **event,
         "user_id": user.get("id"),
         "user_pseudo_id": user.get("pseudo_id"),
         "os_user": user.get("os_user"),
     }
+    return _csv_row([_cell(flat.get(c)) for c in CSV_COLUMNS])
+
+
+def _csv_row(cells: Iterable[object]) -> str:
+    """Write one CSV row without its terminator.
+
+    The writer quotes a field holding a character of its line terminator, and only those: with
+    CRLF as the terminator, a field holding CR or LF is quoted, and the terminator is cut off.
+    """
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow([_cell(flat.get(c)) for c in CSV_COLUMNS])
-    return buffer.getvalue()
+    csv.writer(buffer, lineterminator=_CRLF).writerow(cells)
+    return buffer.getvalue().removesuffix(_CRLF)
+
+
+_CRLF = "\r\n"
+# OWASP's CSV injection list, plus the full-width signs some spreadsheets also read as formulas.
+_FORMULA_STARTS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
 
 
 def _cell(value: object) -> object:
-    """Neutralise text a spreadsheet would run as a formula (=, +, -, @ at the start)."""
+    """Neutralise text a spreadsheet would run as a formula.
+
+    A formula sign (=, +, -, @) at the start, or after leading blanks (spaces, TAB, CR, LF),
+    which spreadsheets skip, and a leading TAB or CR themselves: each gets a leading quote.
+    """
     if value is None:
         return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+    if isinstance(value, str) and (
+        value[:1] in ("\t", "\r") or value.lstrip()[:1] in _FORMULA_STARTS
+    ):
         return "'" + value
     return value
 
 
 def csv_header() -> str:
     """Return the CSV header row."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(CSV_COLUMNS)
-    return buffer.getvalue()
+    return _csv_row(CSV_COLUMNS)
 
 
-def to_ocsf(event: Mapping[str, Any]) -> dict[str, Any]:
-    """Map one event to an OCSF 1.3.0 API Activity (class 6003, activity Read)."""
-    user = event.get("user") or {}
-    success = event.get("outcome") == "found"
-    moment = dt.datetime.fromisoformat(str(event["time"]))
-    record: dict[str, Any] = {
-        "class_uid": 6003,
-        "class_name": "API Activity",
-        "category_uid": 6,
-        "category_name": "Application Activity",
-        "activity_id": 2,
-        "activity_name": "Read",
-        "type_uid": 600302,
-        "type_name": "API Activity: Read",
-        "severity_id": 1 if success or event.get("outcome") == "not_found" else 3,
-        "status_id": 1 if success else 2,
-        "status": "Success" if success else "Failure",
-        "time": int(moment.timestamp() * 1000),
-        "metadata": {
-            "version": OCSF_VERSION,
-            "uid": event.get("event_id"),
-            "correlation_uid": event.get("trace_id"),
-            "product": {
-                "name": "abstractcore-secrets",
-                "vendor_name": "abstractcore",
-                "version": __version__,
-            },
-        },
-        "actor": {
-            "user": {
-                "uid": user.get("id") or user.get("pseudo_id") or user.get("os_user") or "unknown",
-                "name": user.get("os_user"),
-            },
-            "app_name": event.get("service.name"),
-        },
-        "api": {
-            "operation": "resolve_secret",
-            "service": {"name": event.get("source") or "none"},
-            "request": {"uid": event.get("source_request_id") or event.get("event_id")},
-        },
-        "src_endpoint": {"hostname": event.get("host.name")},
-        "resources": [
-            {
-                "type": "secret",
-                "uid": event.get("locator") or f"provider:{event.get('provider')}",
-                "name": event.get("provider"),
-            }
-        ],
-        "unmapped": {
-            "event": event.get("event"),
-            "source": event.get("source"),
-            "fingerprint": event.get("fingerprint"),
-            "attempts": event.get("attempts"),
-            "error_type": event.get("error.type"),
-        },
-    }
-    if not success and event.get("error.message"):
-        record["status_detail"] = event["error.message"]
-    return record
+def _mapping(value: object) -> Mapping[str, Any]:
+    """Return ``value`` if it is a mapping (a journal's ``user``), else an empty one."""
+    return value if isinstance(value, Mapping) else {}
 
 
 _CEF_SEVERITY = {"found": 3, "not_found": 5, "denied": 8, "error": 7}
@@ -201,8 +179,8 @@ _CEF_SEVERITY = {"found": 3, "not_found": 5, "denied": 8, "error": 7}
 
 def to_cef(event: Mapping[str, Any]) -> str:
     """Render one event as a CEF:0 line (severity 0-10 by outcome)."""
-    user = event.get("user") or {}
-    moment = dt.datetime.fromisoformat(str(event["time"]))
+    user = _mapping(event.get("user"))
+    moment = _aware(dt.datetime.fromisoformat(str(event["time"])))
     header = "|".join(
         _cef_header(part)
         for part in (
