@@ -79,6 +79,25 @@ def fail(message: str, code: Exit) -> NoReturn:
     sys.exit(int(code))
 
 
+def usage_error(error: click.ClickException, message: str) -> NoReturn:
+    """Print a usage error as click does, with ``message`` in place of click's, and exit 2.
+
+    ``message`` comes from :func:`.usage.describe`, which echoes no token that could be a key;
+    the usage line and the help hint name only the commands that were found.
+    """
+    context = error.ctx if isinstance(error, click.UsageError) else None
+    if context is not None:
+        click.echo(context.get_usage(), err=True)
+        help_names = context.command.get_help_option_names(context)
+        if help_names:
+            click.echo(
+                f"Try '{context.command_path} {max(help_names, key=len)}' for help.", err=True
+            )
+        click.echo("", err=True)
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(int(Exit.USAGE))
+
+
 def fail_for(error: SecretsError) -> NoReturn:
     """Exit with the code that fits ``error``'s kind.
 

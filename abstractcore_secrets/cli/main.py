@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .._version import __version__
 from ..errors import SecretsError
-from . import audit, console, demo, keys, set_provider, status
+from . import audit, console, demo, keys, set_provider, status, usage
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,8 +78,8 @@ def main() -> None:
     except click.exceptions.Abort:
         console.fail("aborted", console.Exit.USAGE)
     except click.ClickException as error:
-        error.show()
-        raise SystemExit(console.Exit.USAGE) from None
+        # Click's own message would quote a key typed where a command or value belongs.
+        console.usage_error(error, usage.describe(error, sys.argv[1:], cli))
     except SecretsError as error:
         console.fail_for(error)
     except Exception as error:  # noqa: BLE001 - the last line of defence, see the docstring
