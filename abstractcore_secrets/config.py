@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import math
 import os
+import stat
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from .audit import AuditMiddleware, LoggingSink, OTelLogSink
 from .cache import ResolutionCache
 from .config_file import SECRETS, ConfigFile
 from .errors import ConfigurationError
-from .files import InsecureFilePolicy
+from .files import InsecureFilePolicy, InsecureFileWarning
 from .manager import SecretsManager
 from .redaction import default_policy
 from .redaction.processors import install_logging_redaction
@@ -74,6 +75,8 @@ def load_settings(
     environ = os.environ if environ is None else environ
     config = ConfigFile(config_path)
     section = _as_dict(config.section(SECRETS), "secrets", config.path)
+    if section:
+        _check_settings_file(config.path, environ)
     profile = environ.get(envvars.PROFILE) or section.get("profile")
     if profile is not None:
         profiles = _as_dict(section.get("profiles", {}), "secrets.profiles", config.path)
@@ -276,6 +279,37 @@ def _seconds(
     if not math.isfinite(value) or value < 0:
         raise ConfigurationError(f"{where}={raw!r} must be a finite number, 0 or more seconds")
     return value
+
+
+def _check_settings_file(path: Path, environ: Mapping[str, str]) -> None:
+    """Refuse ``secrets`` settings that someone else could have written.
+
+    They decide where credentials go (a Vault address, an AWS endpoint): a file that group or
+    others can write, or one in a folder they can write (without the sticky bit), lets them
+    send the token to a server of their choosing. Only the environment can relax this: the
+    file's own ``insecure_files`` would be the attacker's word.
+    """
+    file_mode = stat.S_IMODE(path.stat().st_mode)
+    folder_mode = path.parent.stat().st_mode
+    writable = []
+    if file_mode & 0o022:
+        writable.append(f"the file (mode {file_mode:04o}; fix: chmod go-w {path})")
+    if folder_mode & 0o022 and not folder_mode & stat.S_ISVTX:
+        folder = path.parent
+        writable.append(
+            f"its folder (mode {stat.S_IMODE(folder_mode):04o}; fix: chmod go-w {folder})"
+        )
+    if not writable:
+        return
+    message = (
+        f"{path} holds secrets settings, which decide where credentials are sent, and group "
+        f"or others can write {' and '.join(writable)}"
+    )
+    raw = environ.get(envvars.INSECURE_FILES, "").strip().lower()
+    if raw == InsecureFilePolicy.WARN.value:
+        warnings.warn(message, InsecureFileWarning, stacklevel=3)
+        return
+    raise ConfigurationError(f"{message}; or set {envvars.INSECURE_FILES}=warn to use it anyway")
 
 
 def _insecure_policy(environ: Mapping[str, str], section: Mapping[str, Any]) -> InsecureFilePolicy:
