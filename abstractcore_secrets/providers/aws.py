@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +19,7 @@ from ..resolution import SecretRecord
 from ..secret import Secret
 from ._imports import require
 from .base import SecretProvider, host_and_port
-from .values import checked_value
+from .values import checked_value, json_object, json_type
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -153,6 +152,8 @@ class AWSSecretsProvider(SecretProvider):
         if self.version_stage:
             request["VersionStage"] = self.version_stage
         botocore_exceptions = require("botocore.exceptions", "aws")
+        botocore_parsers = require("botocore.parsers", "aws")
+        malformed: str | None = None
         try:
             response = self.client.get_secret_value(**request)
         except botocore_exceptions.ClientError as exc:
@@ -161,6 +162,19 @@ class AWSSecretsProvider(SecretProvider):
             raise translate_error(exc, locator) from exc
         except botocore_exceptions.BotoCoreError as exc:
             raise translate_error(exc, locator) from exc
+        except (ValueError, TypeError, AttributeError, botocore_parsers.ResponseParserError) as exc:
+            # botocore could not parse a 200 answer into GetSecretValue's shape: a
+            # SecretBinary that is not base64, a body that is not a JSON object.
+            malformed = type(exc).__name__
+        if malformed is not None:
+            # Raised here, outside the except block: the parser's error and frames hold
+            # the answer. Only the error's type is named, never its message.
+            raise InvalidSourceError(
+                f"{locator}: AWS answered with a malformed GetSecretValue body ({malformed}); "
+                "check that endpoint_url points at Secrets Manager",
+                source=self.name,
+                locator=locator,
+            )
         value = self._value_of(response, key, locator)
         if value is None:
             return None
@@ -189,19 +203,10 @@ class AWSSecretsProvider(SecretProvider):
         self.client.close()
 
     def _value_of(self, response: Any, key: str, locator: str) -> str | None:  # noqa: ANN401 - boto3's response dict
-        text = response.get("SecretString")
-        if text is None and response.get("SecretBinary") is not None:
-            try:
-                text = bytes(response["SecretBinary"]).decode("utf-8")
-            except UnicodeDecodeError:
-                raise InvalidSourceError(
-                    f"{locator} is binary and not UTF-8 text; store the key as a string",
-                    source=self.name,
-                    locator=locator,
-                ) from None
+        text = self._text_of(response, locator)
         if not text:
             return None
-        document = _json_object(text)
+        document = json_object(text, source=self.name, locator=locator)
         if document is None:
             if self.field:
                 raise InvalidSourceError(
@@ -210,7 +215,7 @@ class AWSSecretsProvider(SecretProvider):
                     source=self.name,
                     locator=locator,
                 )
-            return str(text)
+            return text
         field = self.field or key
         value = document.get(field)
         if value is None:
@@ -225,6 +230,37 @@ class AWSSecretsProvider(SecretProvider):
                 f"{locator}: field {field!r} is not a string", source=self.name, locator=locator
             )
         return value or None
+
+    def _text_of(self, response: Any, locator: str) -> str:  # noqa: ANN401 - boto3's response dict
+        """Return the secret's text; any other shape of answer is invalid, never an outage."""
+        text = response.get("SecretString")
+        binary = response.get("SecretBinary")
+        where: dict[str, Any] = {"source": self.name, "locator": locator}
+        if text is not None:
+            if not isinstance(text, str):
+                raise InvalidSourceError(
+                    f"{locator}: AWS answered with a SecretString that is a JSON "
+                    f"{json_type(text)}, not a string",
+                    **where,
+                )
+            return text
+        if binary is None:
+            raise InvalidSourceError(
+                f"{locator}: AWS answered with neither SecretString nor SecretBinary; check "
+                "that endpoint_url points at Secrets Manager",
+                **where,
+            )
+        if not isinstance(binary, (bytes, bytearray)):
+            raise InvalidSourceError(
+                f"{locator}: AWS answered with a SecretBinary that is not bytes", **where
+            )
+        try:
+            return bytes(binary).decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # raised below, outside the except block: the error holds the bytes
+        raise InvalidSourceError(
+            f"{locator} is binary and not UTF-8 text; store the key as a string", **where
+        )
 
 
 def translate_error(exc: Exception, locator: str) -> SourceError:
@@ -294,13 +330,3 @@ def _client_error(exc: Any, locator: str) -> SourceError:  # noqa: ANN401 - boto
     return InvalidSourceError(
         f"{locator}: {code}: check the secret id, its state and the region", **where
     )
-
-
-def _json_object(text: str) -> dict[str, Any] | None:
-    if not text.lstrip().startswith("{"):
-        return None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    return document if isinstance(document, dict) else None

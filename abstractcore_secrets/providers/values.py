@@ -1,8 +1,21 @@
-"""Checks shared by the sources that read raw text (environment, files)."""
+"""Checks shared by the sources that read raw text or JSON answers (environment, files, servers)."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from ..errors import InvalidSourceError
+
+_JSON_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "boolean"),  # before int: a bool is an int to isinstance
+    (str, "string"),
+    (int, "number"),
+    (float, "number"),
+    (dict, "object"),
+    (list, "array"),
+    (type(None), "null"),
+)
 
 
 def checked_value(value: str, *, source: str, locator: str) -> str:
@@ -23,3 +36,46 @@ def checked_value(value: str, *, source: str, locator: str) -> str:
             locator=locator,
         )
     return value
+
+
+def json_type(value: object) -> str:
+    """Return the JSON name of ``value``'s type (``object``, ``array``, ...), for messages."""
+    for python_type, name in _JSON_TYPES:
+        if isinstance(value, python_type):
+            return name
+    return type(value).__name__
+
+
+def json_object(text: str, *, source: str, locator: str) -> dict[str, Any] | None:
+    """Return the JSON object ``text`` holds, or ``None`` when ``text`` is not meant as JSON.
+
+    Text whose first non-space character is ``{`` or ``[`` was written as JSON. If it does
+    not parse (a missing brace, a trailing comma), or parses to something other than an
+    object, it is refused: served whole it would be a corrupt document sent as a key.
+
+    Raises:
+        InvalidSourceError: ``text`` looks like JSON but is not a valid JSON object. The
+            message gives the parser's position, never the text.
+    """
+    if not text.lstrip().startswith(("{", "[")):
+        return None
+    problem: str | None = None
+    document: object = None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # Only the position: the exception's doc attribute is the whole text.
+        problem = f"does not parse ({exc.msg} at line {exc.lineno} column {exc.colno})"
+    except RecursionError:
+        problem = "is nested too deeply to parse"
+    # Raised here, outside the except blocks: the parser's exception holds the text.
+    if isinstance(document, dict):
+        return document
+    if problem is None:
+        problem = f"is a JSON {json_type(document)}, not an object"
+    raise InvalidSourceError(
+        f"{locator} looks like JSON but {problem}; fix the document, or store a "
+        "plain key that does not start with '{' or '['",
+        source=source,
+        locator=locator,
+    )

@@ -23,6 +23,7 @@ from ..resolution import SecretRecord
 from ..secret import Secret
 from ._imports import require
 from .base import SecretProvider, host_and_port
+from .values import json_type
 from .vault_auth import Login, TokenAuth, VaultAuth
 
 DEFAULT_PATH = "secret/data/abstractcore"
@@ -131,7 +132,7 @@ class VaultSecretProvider(SecretProvider):
         response = self._read_with_valid_token(self.secret_path(key), locator)
         if response is None:
             return None
-        fields, version = _fields_and_version(response, self.kv_version)
+        fields, version = _fields_and_version(response, self.kv_version, locator)
         value = fields.get(self.field or key)
         if value is None or value == "":
             return None
@@ -406,11 +407,48 @@ def _split_path(path: str, kv_version: int, mount_point: str | None) -> tuple[st
 
 
 def _fields_and_version(
-    response: dict[str, Any], kv_version: int
+    response: dict[str, Any], kv_version: int, locator: str
 ) -> tuple[dict[str, Any], str | None]:
-    data = response.get("data") or {}
+    """Return the secret's fields and KV version; any other shape of answer is invalid.
+
+    A 200 answer to a KV read always carries objects where these are read: anything else is
+    not Vault's KV API (a proxy, a wrong address, a hostile server), and must neither be
+    read as "no such key" nor counted as an outage.
+    """
+    data = _object_at(response, "data", locator)
     if kv_version == 1:
         return data, None
-    metadata = data.get("metadata") or {}
+    fields = _object_at(data, "data", locator, where="data.data")
+    metadata = data.get("metadata")
+    if metadata is None:
+        return fields, None
+    if not isinstance(metadata, dict):
+        raise _wrong_type(locator, "data.metadata", metadata)
     version = metadata.get("version")
-    return data.get("data") or {}, None if version is None else str(version)
+    if version is None:
+        return fields, None
+    if isinstance(version, bool) or not isinstance(version, (int, str)):
+        raise _wrong_type(locator, "data.metadata.version", version, expected="a number")
+    return fields, str(version)
+
+
+def _object_at(
+    container: dict[str, Any], name: str, locator: str, *, where: str | None = None
+) -> dict[str, Any]:
+    value = container.get(name)
+    if not isinstance(value, dict):
+        raise _wrong_type(locator, where or name, value)
+    return value
+
+
+def _wrong_type(
+    locator: str, where: str, value: object, *, expected: str = "an object"
+) -> InvalidSourceError:
+    # The type's name only: the value may be anything, keys included.
+    return InvalidSourceError(
+        f"{locator}: Vault answered with '{where}' as a JSON {json_type(value)}, not "
+        f"{expected}; check that the address points at the Vault KV API and that "
+        "kv_version matches the mount",
+        source="vault",
+        locator=locator,
+    )
