@@ -11,19 +11,20 @@ import datetime as dt
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .._version import __version__
 from ._ocsf import OCSF_VERSION, to_ocsf
-from .journal import CHECKPOINT, read_records
+from .journal import CHECKPOINT, ROTATED, journal_files, read_records
 
 __all__ = [
     "CSV_COLUMNS",
     "OCSF_VERSION",
     "RENDERERS",
     "Filters",
+    "Skipped",
     "csv_header",
     "events",
     "export",
@@ -96,20 +97,82 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
 
 
-def events(paths: Iterable[Path], filters: Filters | None = None) -> Iterator[dict[str, Any]]:
-    """Yield the audit events of ``paths`` in order, skipping checkpoints and torn lines."""
+@dataclass
+class Skipped:
+    """Lines of the journals that are not audit events: skipped and counted, never fatal.
+
+    ``count`` counts them all; ``where`` keeps the first few (file, line, why), so that a
+    journal of any size is read in constant memory.
+    """
+
+    count: int = 0
+    where: list[tuple[str, int, str]] = field(default_factory=list)
+
+    def add(self, path: Path, line: int, why: str) -> None:
+        """Count one skipped line."""
+        self.count += 1
+        if len(self.where) < _SKIPPED_SHOWN:
+            self.where.append((str(path), line, why))
+
+    def __str__(self) -> str:
+        """Say how many lines were skipped, and where the first ones are."""
+        places = "; ".join(f"{path}:{line} ({why})" for path, line, why in self.where)
+        more = ", ..." if self.count > len(self.where) else ""
+        return (
+            f"skipped {self.count} line(s) that are not audit events "
+            f"(run audit verify): {places}{more}"
+        )
+
+
+_SKIPPED_SHOWN = 10
+
+
+def events(
+    paths: Iterable[Path],
+    filters: Filters | None = None,
+    skipped: Skipped | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Yield the audit events of ``paths`` in chain order, skipping checkpoints and odd lines.
+
+    Files are read journal by journal, each in chain order (:func:`.journal.journal_files`),
+    whatever order they are given in. A line that is not an audit event (torn, not JSON, not
+    an object, no event object, a ``time`` that is not ISO 8601) is skipped and counted in
+    ``skipped``; the events after it are still yielded.
+
+    Args:
+        paths: Journal files, live or rotated.
+        filters: Which events to yield; default all.
+        skipped: Where to count the lines skipped.
+    """
     keep = filters or Filters()
-    for path in paths:
-        for _, raw in read_records(Path(path)):
-            try:
-                record = json.loads(raw)
-            except json.JSONDecodeError:
-                continue  # a torn line: verification reports it
-            if record.get("type") == CHECKPOINT or "event" not in record:
-                continue
-            event = record["event"]
-            if keep(event):
+    skipped = skipped if skipped is not None else Skipped()
+    for path in (file for journal in journal_files(paths) for file in journal):
+        for line, raw in read_records(path):
+            event, why = _event_of(raw)
+            if why:
+                skipped.add(path, line, why)
+            elif event is not None and keep(event):
                 yield event
+
+
+def _event_of(raw: bytes) -> tuple[dict[str, Any] | None, str]:
+    """Return a line's event (None for a checkpoint or rotation), or why it is not one."""
+    try:
+        record = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None, "not JSON: torn or edited"
+    if not isinstance(record, dict):
+        return None, f"a JSON {type(record).__name__}, not a record"
+    if record.get("type") in (CHECKPOINT, ROTATED) and "event" not in record:
+        return None, ""
+    event = record.get("event")
+    if not isinstance(event, dict):
+        return None, "no event object"
+    try:
+        dt.datetime.fromisoformat(event["time"])
+    except (KeyError, TypeError, ValueError):
+        return None, "no ISO 8601 time"
+    return event, ""
 
 
 def to_jsonl(event: Mapping[str, Any]) -> str:
@@ -232,13 +295,23 @@ RENDERERS: Mapping[str, Callable[[Mapping[str, Any]], str]] = {
 """Each export format's renderer: one event in, one line out."""
 
 
-def export(paths: Iterable[Path], fmt: str, out: Any, filters: Filters | None = None) -> int:  # noqa: ANN401 - a text stream
-    """Stream the events of ``paths`` to ``out`` in format ``fmt``; return how many."""
+def export(
+    paths: Iterable[Path],
+    fmt: str,
+    out: Any,  # noqa: ANN401 - a text stream
+    filters: Filters | None = None,
+    skipped: Skipped | None = None,
+) -> int:
+    """Stream the events of ``paths`` to ``out`` in format ``fmt``; return how many.
+
+    Lines that are not audit events are skipped and counted in ``skipped`` (see
+    :func:`events`); the events after them are exported.
+    """
     render = RENDERERS[fmt]
     if fmt == "csv":
         out.write(csv_header() + "\n")
     count = 0
-    for event in events(paths, filters):
+    for event in events(paths, filters, skipped):
         out.write(render(event) + "\n")
         count += 1
     return count

@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -287,3 +287,53 @@ def read_records(path: Path) -> Iterator[tuple[int, bytes]]:
         for number, line in enumerate(stream, start=1):
             if line.strip():
                 yield number, line.rstrip(b"\n")
+
+
+def journal_of(path: Path) -> Path:
+    """Return the live file's path that ``path`` (live or rotated) belongs to."""
+    base, _, suffix = path.name.rpartition(".")
+    if base and len(suffix) == _SEQ_DIGITS and suffix.isdigit():
+        return path.resolve().with_name(base)
+    return path.resolve()
+
+
+def first_seq(path: Path) -> int:
+    """Return the seq of the file's first record, or 0 when it is not a readable record."""
+    for _, raw in read_records(path):
+        try:
+            seq = json.loads(raw).get("seq", 0)
+            return seq if isinstance(seq, int) and not isinstance(seq, bool) else 0
+        except (ValueError, RecursionError, AttributeError):
+            return 0
+    return 0
+
+
+def journal_files(paths: Iterable[Path | str]) -> list[list[Path]]:
+    """Group files by journal, each group in chain order, whatever order they were given in.
+
+    A live file (``audit.jsonl``) and its rotated files (``audit.jsonl.<first seq>``) are one
+    journal. A shell glob lists the live file first although it continues the rotated ones, so
+    files are ordered by their first record's seq, or by their name when that record cannot be
+    read (a rotated file by its suffix, the live file last). Journals keep the order in which
+    they were first given; a file given twice counts once.
+
+    Args:
+        paths: Journal files, live or rotated, of one or several journals.
+
+    Returns:
+        One list of resolved paths per journal, oldest file first.
+    """
+    journals: dict[Path, set[Path]] = {}
+    for path in (Path(p) for p in paths):
+        journals.setdefault(journal_of(path), set()).add(path.resolve())
+    return [sorted(files, key=_chain_position) for files in journals.values()]
+
+
+def _chain_position(path: Path) -> tuple[int, str]:
+    _, _, suffix = path.name.rpartition(".")
+    by_name = int(suffix) if len(suffix) == _SEQ_DIGITS and suffix.isdigit() else _LIVE
+    return first_seq(path) or by_name, path.name
+
+
+_SEQ_DIGITS = 12
+_LIVE = 10**_SEQ_DIGITS  # after every rotated file's seq

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .exports import Filters, events
+from .exports import Filters, Skipped, events
 
 _PALETTE = (
     "#4e79a7",
@@ -51,7 +51,8 @@ class _Tally:
     def add(self, event: Mapping[str, Any]) -> None:
         moment = dt.datetime.fromisoformat(str(event["time"]))
         bucket = moment.strftime("%Y-%m-%d %H:00")
-        user = event.get("user") or {}
+        given = event.get("user")
+        user: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
         principal = str(user.get("id") or user.get("pseudo_id") or user.get("os_user") or "unknown")
         provider, outcome = str(event.get("provider")), str(event.get("outcome"))
         if event.get("event") == "secret.rotated":
@@ -66,11 +67,23 @@ class _Tally:
         self.first_seen.setdefault((principal, provider), str(event["time"]))
 
 
-def render_report(paths: Iterable[Path], filters: Filters | None = None) -> str:
-    """Return the report's HTML for the journals at ``paths``."""
+def render_report(
+    paths: Iterable[Path], filters: Filters | None = None, skipped: Skipped | None = None
+) -> str:
+    """Return the report's HTML for the journals at ``paths``.
+
+    Lines that are not audit events are skipped, counted in ``skipped`` and named in the
+    report; the events after them are reported.
+    """
     tally = _Tally()
-    for event in events(paths, filters):
+    skipped = skipped if skipped is not None else Skipped()
+    for event in events(paths, filters, skipped):
         tally.add(event)
+    warning = (
+        f'<p class="skipped"><strong>{html.escape(str(skipped))}</strong></p>'
+        if skipped.count
+        else ""
+    )
     sources = sorted({s for counts in tally.by_source.values() for s in counts})
     colours = {source: _PALETTE[i % len(_PALETTE)] for i, source in enumerate(sources)}
     sections = [
@@ -101,6 +114,7 @@ td, th {{ border: 1px solid #ccc; padding: 2px 8px; }}
 </style></head><body>
 <h1>Audit report</h1>
 <p>{tally.total} resolutions from {len(list(tally.principals))} principals.</p>
+{warning}
 {body}
 </body></html>
 """

@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .journal import CHECKPOINT, GENESIS, public_key_id, read_records, record_hash
+from .journal import (
+    CHECKPOINT,
+    GENESIS,
+    first_seq,
+    journal_files,
+    public_key_id,
+    read_records,
+    record_hash,
+)
 
 
 @dataclass
@@ -51,32 +59,21 @@ def verify(paths: Iterable[Path], public_key: Any) -> Report:  # noqa: ANN401 - 
     report = Report()
     # Each journal (a live file and its rotated files, "audit.jsonl.000000000123") is one
     # chain; several journals (several hosts) are checked each on its own.
-    journals: dict[Path, set[Path]] = {}
-    for path in (Path(p) for p in paths):
-        journals.setdefault(_journal_of(path), set()).add(path.resolve())
-    for files in journals.values():
-        _verify_chain(sorted(files, key=_first_seq), public_key, report)
+    for files in journal_files(paths):
+        _verify_chain(files, public_key, report)
     return report
-
-
-def _journal_of(path: Path) -> Path:
-    """Return the live file's path that ``path`` (live or rotated) belongs to."""
-    base, _, suffix = path.name.rpartition(".")
-    if base and len(suffix) == 12 and suffix.isdigit():
-        return path.resolve().with_name(base)
-    return path.resolve()
 
 
 def _verify_chain(ordered: list[Path], public_key: Any, report: Report) -> None:  # noqa: ANN401
     carried: tuple[str, int] | None = None
     for path in ordered:
-        start = carried if _first_seq(path) > 1 else None
-        if _first_seq(path) > 1 and carried is None:
+        start = carried if first_seq(path) > 1 else None
+        if first_seq(path) > 1 and carried is None:
             report.findings.append(
                 Finding(
                     str(path),
                     1,
-                    _first_seq(path),
+                    first_seq(path),
                     "continues a rotated file that was not given: verify it with its predecessors",
                 )
             )
@@ -87,45 +84,40 @@ def _verify_chain(ordered: list[Path], public_key: Any, report: Report) -> None:
             carried = None
 
 
-def _first_seq(path: Path) -> int:
-    for _, raw in read_records(path):
-        try:
-            return int(json.loads(raw).get("seq", 0))
-        except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
-            return 0
-    return 0
-
-
-def _verify_one(  # noqa: PLR0911 - one return per kind of tampering reads best
+def _verify_one(  # noqa: PLR0911, PLR0912 - one return per kind of tampering reads best
     path: Path,
     public_key: Any,  # noqa: ANN401 - cryptography's Ed25519PublicKey
     report: Report,
     start: tuple[str, int] | None,
 ) -> tuple[Finding | None, tuple[str, int] | None]:
-    from cryptography.exceptions import InvalidSignature
-
     expected_key = public_key_id(public_key)
     previous_hash, previous_seq = start or (GENESIS, 0)
     unsealed = 0
+    first_unsealed = (0, 0)  # line and seq of the first record no checkpoint seals yet
     for line_number, raw in read_records(path):
         try:
             record = json.loads(raw)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the limit
             return Finding(
                 str(path),
                 line_number,
                 None,
                 "not a JSON record: edited, or torn by a crash before this line",
             ), None
-        if not isinstance(record, dict) or not {"seq", "prev", "hash"} <= set(record):
-            return Finding(str(path), line_number, None, "not a journal record"), None
+        if not _is_record(record):
+            return Finding(
+                str(path), line_number, None, "not a journal record: inserted or edited"
+            ), None
         seq = record["seq"]
         if record_hash(record) != record["hash"]:
             return Finding(str(path), line_number, seq, "edited: its hash does not match"), None
         if seq != previous_seq + 1:
-            problem = (
-                "records deleted before it" if seq > previous_seq + 1 else "reordered or inserted"
-            )
+            if seq < previous_seq + 1:
+                problem = "reordered or inserted"
+            elif _seq_comes_later(path, line_number, previous_seq + 1):
+                problem = f"reordered: seq {previous_seq + 1} comes later in the file"
+            else:
+                problem = "records deleted before it"
             return Finding(
                 str(path), line_number, seq, f"{problem}: expected seq {previous_seq + 1}"
             ), None
@@ -137,28 +129,69 @@ def _verify_one(  # noqa: PLR0911 - one return per kind of tampering reads best
                 "inserted or reordered: it does not chain to the record before",
             ), None
         report.records += 1
+        if not unsealed:
+            first_unsealed = (line_number, seq)
         unsealed += 1
         if record.get("type") == CHECKPOINT:
             if record.get("key_id") != expected_key or record.get("head") != previous_hash:
                 return Finding(
                     str(path), line_number, seq, "forged checkpoint: wrong key or head"
                 ), None
-            try:
-                public_key.verify(bytes.fromhex(record["signature"]), bytes.fromhex(previous_hash))
-            except (InvalidSignature, ValueError):
+            if not _signed(public_key, record.get("signature"), previous_hash):
                 return Finding(
-                    str(path), line_number, seq, "forged checkpoint: bad signature"
+                    str(path), line_number, seq, "forged checkpoint: missing or bad signature"
                 ), None
             report.checkpoints += 1
             unsealed = 0
         previous_hash, previous_seq = record["hash"], seq
     report.unsealed += unsealed
     if unsealed:
+        line, seq = first_unsealed
         return Finding(
             str(path),
-            0,
-            previous_seq,
-            f"{unsealed} records after the last checkpoint are not sealed: the "
+            line,
+            seq,
+            f"{unsealed} records from this one on are not sealed by a checkpoint: the "
             "writer is still running or crashed, or records after them were cut",
         ), None
     return None, (previous_hash, previous_seq)
+
+
+def _signed(public_key: Any, signature: object, head: str) -> bool:  # noqa: ANN401
+    """Return whether ``signature`` (hex; maybe absent or not text) signs ``head``."""
+    from cryptography.exceptions import InvalidSignature
+
+    if not isinstance(signature, str):
+        return False
+    try:
+        public_key.verify(bytes.fromhex(signature), bytes.fromhex(head))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def _is_record(record: object) -> bool:
+    """Return whether ``record`` has a record's shape: an object with an int seq and hashes."""
+    if not isinstance(record, dict):
+        return False
+    seq, prev, digest = record.get("seq"), record.get("prev"), record.get("hash")
+    return (
+        isinstance(seq, int)
+        and not isinstance(seq, bool)
+        and isinstance(prev, str)
+        and isinstance(digest, str)
+    )
+
+
+def _seq_comes_later(path: Path, after_line: int, seq: int) -> bool:
+    """Return whether a record with ``seq`` follows ``after_line``: moved, not deleted."""
+    for line_number, raw in read_records(path):
+        if line_number <= after_line:
+            continue
+        try:
+            record = json.loads(raw)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(record, dict) and record.get("seq") == seq:
+            return True
+    return False

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import SecretsError
 from . import console
+
+if TYPE_CHECKING:
+    from ..audit.exports import Skipped
 
 
 @click.group("audit")
@@ -120,11 +125,13 @@ def export_command(
     With --evidence DIR (and --key): the export, the verification report, the signed
     checkpoints, a PCI DSS 10.2.2 coverage table and MANIFEST.sha256, in DIR.
     """
-    from ..audit.exports import Filters, export
+    from ..audit.exports import Filters, Skipped, export
 
     filters = Filters(_utc(since), _utc(until), provider, source, outcome, user)
     if evidence is None:
-        export(paths, fmt, sys.stdout, filters)
+        skipped = Skipped()
+        export(paths, fmt, sys.stdout, filters, skipped)
+        _say_skipped(skipped)
         return
     if key_path is None:
         console.fail(
@@ -147,29 +154,33 @@ def find_key_command(paths: tuple[Path, ...], as_json: bool) -> None:
     The key is never taken as an argument; it is fingerprinted with this installation's key,
     and only fingerprints are compared. Exit 0 when found, 1 when never served.
     """
-    from ..audit.exports import events
+    from ..audit.exports import Skipped, events
     from ..fingerprint import Fingerprinter
     from ..secret import Secret
+    from ..telemetry.names import EVENT_ROTATED
     from .keys import read_secret_input
 
     try:
         fingerprint = Fingerprinter().fingerprint(Secret(read_secret_input("Leaked key")))
     except (SecretsError, ValueError) as error:
         console.fail(f"{error}", console.Exit.USAGE)
+    skipped = Skipped()
+    # A rotation event repeats the fingerprint of the resolution it follows: not a second one.
     served = [
         {
             "time": e.get("time"),
-            "user": (e.get("user") or {}).get("id") or (e.get("user") or {}).get("pseudo_id"),
-            "os_user": (e.get("user") or {}).get("os_user"),
+            "user": _user(e).get("id") or _user(e).get("pseudo_id"),
+            "os_user": _user(e).get("os_user"),
             "host": e.get("host.name"),
             "provider": e.get("provider"),
             "source": e.get("source"),
             "locator": e.get("locator"),
             "event_id": e.get("event_id"),
         }
-        for e in events(paths)
-        if e.get("fingerprint") == fingerprint
+        for e in events(paths, skipped=skipped)
+        if e.get("fingerprint") == fingerprint and e.get("event") != EVENT_ROTATED
     ]
+    _say_skipped(skipped)
     if as_json:
         console.print_json(served)
     elif served:
@@ -193,9 +204,12 @@ def find_key_command(paths: tuple[Path, ...], as_json: bool) -> None:
 def report_command(paths: tuple[Path, ...], output: Path) -> None:
     """Write a self-contained HTML report: activity by source and outcome, denials and
     failures, top principals, first-seen principal/provider pairs, rotations."""
+    from ..audit.exports import Skipped
     from ..audit.report import render_report
 
-    output.write_text(render_report(paths), encoding="utf-8")
+    skipped = Skipped()
+    output.write_text(render_report(paths, skipped=skipped), encoding="utf-8")
+    _say_skipped(skipped)
     console.say(f"report written to {output}")
 
 
@@ -222,6 +236,16 @@ def public_key_command(signing_key: Path | None) -> None:
         .decode()
         .rstrip()
     )
+
+
+def _say_skipped(skipped: Skipped) -> None:
+    if skipped.count:
+        console.warn(str(skipped))
+
+
+def _user(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    user = event.get("user")
+    return user if isinstance(user, Mapping) else {}
 
 
 def _utc(text: str | None) -> dt.datetime | None:

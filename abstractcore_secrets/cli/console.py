@@ -73,6 +73,11 @@ def say(message: str) -> None:
     click.echo(message)
 
 
+def warn(message: str) -> None:
+    """Print a warning to standard error; the command goes on."""
+    click.echo(f"warning: {message}", err=True)
+
+
 def fail(message: str, code: Exit) -> NoReturn:
     """Print an error to standard error and exit with ``code``."""
     click.echo(f"error: {message}", err=True)
