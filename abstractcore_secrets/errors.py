@@ -21,15 +21,24 @@
 
 SDK errors are translated to a ``SourceError`` at each source's boundary, with
 ``raise ... from exc``. No message in this tree ever contains a secret value.
+
+Every error survives ``pickle`` and ``copy.deepcopy`` with its message and attributes
+(``source``, ``locator``, ``resolution``, ...), whatever its constructor's signature, so
+that one raised in a worker process reaches the parent intact. The chain (``__cause__``,
+``__context__``) and the traceback stay behind, as for any pickled exception: an SDK's
+exception may hold credentials in its request. A found :class:`~.resolution.Resolution`
+refuses pickling (see there); an error only ever carries a resolution without a value.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:
     from .resolution import Resolution
+
+_E = TypeVar("_E", bound="SecretsError")
 
 
 class ErrorCategory(str, enum.Enum):
@@ -46,6 +55,22 @@ class ErrorCategory(str, enum.Enum):
 
 class SecretsError(Exception):
     """Root of every error this library raises."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # BaseException's reduce calls ``cls(*self.args)``, which breaks every subclass
+        # whose constructor takes other arguments than its message. Rebuild without
+        # calling __init__, then restore the attributes; state comes last so that a
+        # resolution referring back to this error unpickles as the same object.
+        return (_rebuild, (type(self), self.args), self.__dict__)
+
+
+def _rebuild(cls: type[_E], args: tuple[Any, ...]) -> _E:
+    """Recreate an error of ``cls`` with ``args`` and no ``__init__`` call (for pickle)."""
+    error = cls.__new__(cls, *args)
+    # The builtin base's own state (ImportError.msg, OSError.errno) comes from its __init__.
+    super(SecretsError, error).__init__(*args)
+    error.args = args
+    return error
 
 
 class ConfigurationError(SecretsError, ValueError):

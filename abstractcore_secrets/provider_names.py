@@ -30,8 +30,37 @@ KNOWN_ENV_VARS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 
 _PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 # Shapes of API keys and tokens: a key passed where a provider name belongs must not
-# travel on into locators, telemetry and messages.
-_KEY_SHAPED = re.compile(r"^(sk-|sk_|hf_|gh[pousr]_|github_pat_|hvs\.|hvb\.|akia|asia|aiza|xox)")
+# travel on into locators, telemetry and messages. Matched on the lower-cased name.
+_KEY_PREFIX = re.compile(
+    r"^(sk-|sk_|hf_|gh[pousr]_|github_pat_|glpat-|hvs\.|hvb\.|akia|asia|aiza|ya29\.|xox"
+    r"|fw_|gsk_|pplx-|xai-|nvapi-|csk-|r8_|tgp_|jina_|pypi-|npm_|eyj)"
+)
+_SEPARATORS = re.compile(r"[._-]")
+_HEX = re.compile(r"^[0-9a-f]+$")
+_LETTER_DIGIT_SWITCH = re.compile(r"(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])")
+
+
+def _looks_like_key(provider: str) -> bool:
+    """Whether ``provider`` (stripped, case kept) has the shape of a key, not of a name.
+
+    Names are short words (``openai``, ``lm-studio``, ``llama-3.1``); keys are long runs
+    of letters and digits. A run is what lies between separators (``.``, ``_``, ``-``).
+    Key-shaped: a known key prefix; a run of 24 or more characters; a run of 16 or more
+    hex digits; a run of 12 or more that switches between letters and digits four times
+    or more; a run of 16 or more mixing upper case, lower case and digits.
+    """
+    if _KEY_PREFIX.match(provider.lower()):
+        return True
+    for run in _SEPARATORS.split(provider):
+        lowered = run.lower()
+        if len(run) >= 24 or (len(run) >= 16 and _HEX.match(lowered)):
+            return True
+        if len(run) >= 12 and len(_LETTER_DIGIT_SWITCH.findall(lowered)) >= 4:
+            return True
+        mixed_case = run != lowered and run != run.upper()
+        if len(run) >= 16 and mixed_case and any(c.isdigit() for c in run):
+            return True
+    return False
 
 
 @functools.lru_cache(maxsize=1024)
@@ -39,13 +68,15 @@ def validate_provider(provider: str) -> str:
     """Return ``provider`` normalised to lower case.
 
     Provider names end up in env var names, file keys, paths and telemetry, so they are
-    kept to letters, digits, ``.``, ``_`` and ``-``.
+    kept to 1-32 letters, digits, ``.``, ``_`` and ``-``, and a name shaped like an API
+    key or token is refused: it was most likely a key passed in the wrong place. The
+    refused name is never echoed, in case it is one.
 
     Raises:
         ConfigurationError: (a ``ValueError``) the name breaks that rule.
     """
     normalised = provider.strip().lower()
-    if _KEY_SHAPED.match(normalised):
+    if _looks_like_key(provider.strip()):
         raise ConfigurationError(
             "an API key was given where a provider name belongs (e.g. 'openai'); "
             "pass the key as api_key= instead"

@@ -1,12 +1,40 @@
-"""What a resolution produces: the value with its provenance, and each attempt made."""
+"""What a resolution produces: the value with its provenance, and each attempt made.
+
+Pickling (to another process, a queue, a file) follows the value. A resolution without
+a value (not found, denied, error) and its errors round-trip whole. A found resolution
+refuses pickling with a ``TypeError``, as its ``Secret`` does: the key never lands on a
+wire or a disk by accident. An :class:`Attempt` is pickled without its ``record`` (the
+value found), keeping what it tells about the source, so that an error carrying the
+attempts of a found-then-denied resolution still crosses a process boundary.
+``copy.deepcopy`` stays within the process and keeps everything, values included.
+"""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import enum
 from dataclasses import dataclass, field
+from typing import Any, NoReturn, SupportsIndex, TypeVar
 
 from .errors import ErrorCategory, SecretsError, SourceError
 from .secret import Secret
+
+_D = TypeVar("_D")
+
+
+def _deepcopy_fields(instance: _D, memo: dict[int, Any]) -> _D:
+    """Deep-copy a frozen dataclass field by field, registering the copy before its fields.
+
+    Registering first lets a cycle (a resolution whose error refers back to it) copy as a
+    cycle; a ``Secret`` inside copies as itself.
+    """
+    duplicate = object.__new__(type(instance))
+    memo[id(instance)] = duplicate
+    for item in dataclasses.fields(instance):  # type: ignore[arg-type]
+        value = copy.deepcopy(getattr(instance, item.name), memo)
+        object.__setattr__(duplicate, item.name, value)
+    return duplicate
 
 
 class Outcome(str, enum.Enum):
@@ -64,6 +92,15 @@ class Attempt:
         category = self.category
         return None if category is None else category.value
 
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        if self.record is None:
+            return object.__reduce_ex__(self, protocol)
+        # The value stays in this process; the provenance travels.
+        return object.__reduce_ex__(dataclasses.replace(self, record=None), protocol)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Attempt:
+        return _deepcopy_fields(self, memo)
+
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
@@ -105,3 +142,19 @@ class Resolution:
     def found(self) -> bool:
         """Whether a value was resolved."""
         return self.outcome is Outcome.FOUND
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        if self.value is not None:
+            _refuse_pickling()
+        return object.__reduce_ex__(self, protocol)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Resolution:
+        return _deepcopy_fields(self, memo)
+
+
+def _refuse_pickling() -> NoReturn:
+    raise TypeError(
+        "a found Resolution cannot be pickled: it holds the key, which never lands on a "
+        "wire or a disk by accident; send its provenance (provider, source, locator, "
+        "fingerprint) and, where the key itself must cross, resolution.value.reveal()"
+    )
