@@ -22,8 +22,9 @@ from ..errors import (
 from ..resolution import SecretRecord
 from ..secret import Secret
 from ._imports import require
+from ._vault_redirects import refuse_redirects
 from .base import SecretProvider, host_and_port
-from .values import json_type
+from .values import checked_value, json_type
 from .vault_auth import Login, TokenAuth, VaultAuth
 
 DEFAULT_PATH = "secret/data/abstractcore"
@@ -102,7 +103,9 @@ class VaultSecretProvider(SecretProvider):
             timeout=(connect_timeout, timeout),
             verify=verify,
             namespace=namespace or os.environ.get("VAULT_NAMESPACE") or None,
+            allow_redirects=False,
         )
+        refuse_redirects(self.client.session)
         self.logins = 0
         self.renewals = 0
         self._clock = clock
@@ -143,7 +146,10 @@ class VaultSecretProvider(SecretProvider):
                 locator=locator,
             )
         return SecretRecord(
-            Secret(value), locator=locator, version=version, request_id=response.get("request_id")
+            Secret(checked_value(value, source=self.name, locator=locator)),
+            locator=locator,
+            version=version,
+            request_id=response.get("request_id"),
         )
 
     def endpoint(self) -> tuple[str, int] | None:
@@ -378,6 +384,15 @@ def translate_error(exc: Exception, locator: str) -> SourceError:
             "cannot connect to Vault; check VAULT_ADDR and that the server is up",
         ),
     )
+    if isinstance(exc, requests_exceptions.TooManyRedirects):
+        # Our hook's message names the status and the Location's host, never a credential.
+        return InvalidSourceError(
+            f"{locator}: {exc}; credentials are never sent on after a redirect (they could "
+            "reach another host, or travel over plain http): set VAULT_ADDR to the address "
+            "that answers itself (the active node, or the load balancer)",
+            source="vault",
+            locator=locator,
+        )
     for sdk_error, our_error, problem in table:
         if isinstance(exc, sdk_error):
             return our_error(f"{locator}: {problem}", source="vault", locator=locator)
