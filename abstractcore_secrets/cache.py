@@ -13,6 +13,9 @@
   value at once.
 - Only values from sources that allow caching are kept (the environment and files do not,
   so their edits show at once).
+- ``invalidate()`` starts a new generation (per provider, or of everything): a caller
+  arriving after it never joins a flight started before it, and what a fetch started before
+  it brings back (a key or a miss) goes to the callers already waiting, never into the cache.
 
 A hit carries the provenance of the fetch that filled the cache, no attempts, and a
 ``duration`` of 0: no source was consulted (telemetry measures wall time itself).
@@ -31,6 +34,9 @@ from dataclasses import dataclass
 from .errors import ConfigurationError, ErrorCategory
 from .middleware import AttemptHandler, AttemptRequest, Handler, ResolveRequest
 from .resolution import Attempt, Outcome, Resolution
+
+# (global generation, the provider's generation): invalidate() bumps one of them.
+_Generation = tuple[int, int]
 
 _OUTAGES = frozenset({ErrorCategory.UNAVAILABLE, ErrorCategory.TIMEOUT, ErrorCategory.THROTTLED})
 
@@ -54,7 +60,7 @@ class _Entry:
 class _Flight:
     """One trip through the chain that concurrent callers of a key wait for."""
 
-    def __init__(self, generation: int) -> None:
+    def __init__(self, generation: _Generation) -> None:
         self.generation = generation
         self.done = threading.Event()
         self.result: Resolution | None = None
@@ -105,6 +111,7 @@ class ResolutionCache:
         self._entries: dict[str, _Entry] = {}
         self._misses: dict[tuple[str, str], tuple[float, Attempt]] = {}
         self._flights: dict[str, _Flight] = {}
+        self._epoch = 0
         self._generations: dict[str, int] = {}
         self._guard = threading.Lock()
 
@@ -120,10 +127,12 @@ class ResolutionCache:
             hit = self._fresh_hit(provider)  # filled while we waited for the guard
             if hit is not None:
                 return hit
+            generation = self._generation(provider)
             flight = self._flights.get(provider)
-            leader = flight is None
-            if flight is None:
-                flight = self._flights[provider] = _Flight(self._generations.get(provider, 0))
+            # A flight from before an invalidate() may bring back the revoked key: never join it.
+            leader = flight is None or flight.generation != generation
+            if flight is None or leader:
+                flight = self._flights[provider] = _Flight(generation)
         if not leader:
             return self._follow(flight)
         try:
@@ -133,14 +142,16 @@ class ResolutionCache:
             raise
         finally:
             with self._guard:
-                del self._flights[provider]
+                if self._flights.get(provider) is flight:
+                    del self._flights[provider]
             flight.done.set()
         return flight.result
 
     def remember_misses(self, request: AttemptRequest, call_next: AttemptHandler) -> Attempt:
         """Attempt middleware: answer a cacheable source's recent miss without asking it.
 
-        A remembered miss shows as a ``not_found`` attempt with ``tries=0``.
+        A remembered miss shows as a ``not_found`` attempt with ``tries=0``; a miss fetched
+        across an ``invalidate()`` of its provider is not remembered.
         """
         source = request.source
         if not source.cacheable or self.negative_ttl == 0:
@@ -149,32 +160,39 @@ class ResolutionCache:
         remembered = self._misses.get(key)
         if remembered is not None and self._clock() < remembered[0]:
             return remembered[1]
+        with self._guard:
+            generation = self._generation(request.provider)
         attempt = call_next(request)
-        if attempt.outcome is Outcome.NOT_FOUND and attempt.error is None:
-            self._misses[key] = (
-                self._clock() + self.negative_ttl,
-                dataclasses.replace(attempt, tries=0, duration=0.0),
-            )
-        else:
-            self._misses.pop(key, None)
+        with self._guard:
+            if self._generation(request.provider) != generation:
+                return attempt  # invalidated while we fetched: remember nothing
+            if attempt.outcome is Outcome.NOT_FOUND and attempt.error is None:
+                self._misses[key] = (
+                    self._clock() + self.negative_ttl,
+                    dataclasses.replace(attempt, tries=0, duration=0.0),
+                )
+            else:
+                self._misses.pop(key, None)
         return attempt
 
     def invalidate(self, provider: str | None = None) -> None:
         """Forget ``provider``'s cached key and misses (everything when ``None``).
 
-        Call it when a service rejected the key (HTTP 401): the next resolution fetches
-        anew, and a fetch already under way does not put the rejected key back.
+        Call it when a service rejected the key (HTTP 401): a resolution started after it
+        returns fetches anew (it never joins a fetch started before), and a fetch already
+        under way does not put the rejected key, or a miss, back.
         """
         with self._guard:
-            providers = set(self._entries) | set(self._flights) if provider is None else {provider}
-            for name in providers:
-                self._generations[name] = self._generations.get(name, 0) + 1
-                self._entries.pop(name, None)
-            self._misses = {
-                key: value
-                for key, value in self._misses.items()
-                if provider is not None and key[1] != provider
-            }
+            if provider is None:
+                # A new epoch outdates every provider's generation, so theirs can restart.
+                self._epoch += 1
+                self._generations.clear()
+                self._entries.clear()
+                self._misses.clear()
+                return
+            self._generations[provider] = self._generations.get(provider, 0) + 1
+            self._entries.pop(provider, None)
+            self._misses = {key: value for key, value in self._misses.items() if key[1] != provider}
 
     def _follow(self, flight: _Flight) -> Resolution:
         flight.done.wait()
@@ -189,10 +207,14 @@ class ResolutionCache:
             return None
         return entry.hit
 
-    def _settle(self, provider: str, resolution: Resolution, generation: int) -> Resolution:
+    def _generation(self, provider: str) -> _Generation:
+        """Return the generation ``provider``'s fetches start in now (call under the guard)."""
+        return (self._epoch, self._generations.get(provider, 0))
+
+    def _settle(self, provider: str, resolution: Resolution, generation: _Generation) -> Resolution:
         now = self._clock()
         with self._guard:
-            if self._generations.get(provider, 0) != generation:
+            if self._generation(provider) != generation:
                 return resolution  # invalidated while we fetched: keep nothing
             if resolution.outcome is Outcome.ERROR and _is_outage(resolution):
                 stale = self._serve_stale(provider, resolution, now)
