@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from abstractcore_secrets import Fingerprinter, set_secrets_manager
+from abstractcore_secrets import (
+    ConfigFileSecretProvider,
+    Fingerprinter,
+    Resilience,
+    RetryPolicy,
+    SecretsManager,
+    set_secrets_manager,
+)
 from abstractcore_secrets.provider_names import KNOWN_ENV_VARS
 from abstractcore_secrets.testing import OpenBaoServer, free_port
+
+if TYPE_CHECKING:
+    from abstractcore_secrets import Resolution, SecretProvider
 
 _ISOLATED_PREFIXES = ("ABSTRACTCORE_", "VAULT_", "AWS_", "AZURE_", "OTEL_")
 
@@ -82,3 +94,44 @@ def aws_admin(moto_server: str, aws_credentials: None) -> Iterator[Any]:
     for secret in client.list_secrets()["SecretList"]:
         client.delete_secret(SecretId=secret["ARN"], ForceDeleteWithoutRecovery=True)
     client.close()
+
+
+# A source that fails closed must not let the chain fall through to the config file: the
+# hostile-answer and redirect tests build this chain and check the fallback is never used.
+FROM_CONFIG = "sk-config-fallback-0001"
+
+
+@dataclass
+class Chain:
+    """A source under test, then the config file holding ``FROM_CONFIG``, with a breaker."""
+
+    source: SecretProvider
+    manager: SecretsManager
+    resilience: Resilience
+
+    def resolve(self) -> Resolution:
+        return self.manager.resolve("openai")
+
+
+@pytest.fixture
+def chain_of(config_path: Path, fingerprinter) -> Iterator[Callable[[SecretProvider], Chain]]:
+    """Build a chain of a source then the config file; one outage would open the circuit."""
+    config_path.parent.mkdir(parents=True)
+    config_path.write_text(json.dumps({"api_keys": {"openai": FROM_CONFIG}}))
+    config_path.chmod(0o600)
+    sources: list[SecretProvider] = []
+
+    def build(source: SecretProvider) -> Chain:
+        sources.append(source)
+        resilience = Resilience(RetryPolicy(attempts=1), failure_threshold=1)
+        manager = SecretsManager(
+            [source, ConfigFileSecretProvider()],
+            cache=None,
+            fingerprinter=fingerprinter,
+            attempt_middleware=[resilience],
+        )
+        return Chain(source, manager, resilience)
+
+    yield build
+    for source in sources:
+        source.close()

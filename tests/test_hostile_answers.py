@@ -9,21 +9,14 @@ closed, and names no part of the document in its error.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
+from conftest import Chain
 
 from abstractcore_secrets import (
     AWSSecretsProvider,
-    ConfigFileSecretProvider,
     Outcome,
-    Resilience,
-    Resolution,
-    RetryPolicy,
-    SecretProvider,
-    SecretsManager,
     VaultSecretProvider,
 )
 from abstractcore_secrets.resilience import CircuitState
@@ -32,45 +25,8 @@ from abstractcore_secrets.testing.canary import canary, exception_texts, find_le
 
 pytestmark = pytest.mark.server
 
-FROM_CONFIG = "sk-config-fallback-0001"
 AWS_JSON = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "hostile-1"}
 VAULT_JSON = {"Content-Type": "application/json"}
-
-
-@dataclass
-class Chain:
-    """A hostile source, then the config file holding ``FROM_CONFIG``, with a circuit breaker."""
-
-    source: SecretProvider
-    manager: SecretsManager
-    resilience: Resilience
-
-    def resolve(self) -> Resolution:
-        return self.manager.resolve("openai")
-
-
-@pytest.fixture
-def chain_of(config_path: Path, fingerprinter) -> Iterator[Callable[[SecretProvider], Chain]]:
-    """Build a chain of a source then the config file; one outage would open the circuit."""
-    config_path.parent.mkdir(parents=True)
-    config_path.write_text(json.dumps({"api_keys": {"openai": FROM_CONFIG}}))
-    config_path.chmod(0o600)
-    sources: list[SecretProvider] = []
-
-    def build(source: SecretProvider) -> Chain:
-        sources.append(source)
-        resilience = Resilience(RetryPolicy(attempts=1), failure_threshold=1)
-        manager = SecretsManager(
-            [source, ConfigFileSecretProvider()],
-            cache=None,
-            fingerprinter=fingerprinter,
-            attempt_middleware=[resilience],
-        )
-        return Chain(source, manager, resilience)
-
-    yield build
-    for source in sources:
-        source.close()
 
 
 def assert_fails_closed(chain: Chain, planted: str) -> None:

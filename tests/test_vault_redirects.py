@@ -16,19 +16,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import trustme
+from conftest import Chain
 
 from abstractcore_secrets import (
-    ConfigFileSecretProvider,
     InvalidSourceError,
     Outcome,
-    Resilience,
-    Resolution,
-    RetryPolicy,
-    SecretsManager,
     VaultSecretProvider,
 )
 from abstractcore_secrets.providers.vault_auth import AppRoleAuth
@@ -37,7 +32,6 @@ from abstractcore_secrets.testing.canary import canary, exception_texts, find_le
 
 pytestmark = pytest.mark.server
 
-FROM_CONFIG = "sk-config-fallback-0001"
 REDIRECTS = [301, 302, 303, 307, 308]
 # What the recorder answers, should a request reach it: a token lookup, a KV read and a
 # login all succeed on it, so that a followed redirect shows as a served key.
@@ -151,41 +145,6 @@ def redirector(recorder: Server, ca: trustme.CA) -> Iterator[Callable[..., Serve
     yield build
     for server in started:
         _stop(server)
-
-
-@dataclass
-class Chain:
-    """A Vault source, then the config file holding ``FROM_CONFIG``, with a circuit breaker."""
-
-    manager: SecretsManager
-    resilience: Resilience
-
-    def resolve(self) -> Resolution:
-        return self.manager.resolve("openai")
-
-
-@pytest.fixture
-def chain_of(config_path: Path, fingerprinter) -> Iterator[Callable[..., Chain]]:
-    """Build a chain of a Vault source then the config file holding ``FROM_CONFIG``."""
-    config_path.parent.mkdir(parents=True)
-    config_path.write_text(json.dumps({"api_keys": {"openai": FROM_CONFIG}}))
-    config_path.chmod(0o600)
-    sources: list[VaultSecretProvider] = []
-
-    def build(source: VaultSecretProvider) -> Chain:
-        sources.append(source)
-        resilience = Resilience(RetryPolicy(attempts=1), failure_threshold=1)
-        manager = SecretsManager(
-            [source, ConfigFileSecretProvider()],
-            cache=None,
-            fingerprinter=fingerprinter,
-            attempt_middleware=[resilience],
-        )
-        return Chain(manager, resilience)
-
-    yield build
-    for source in sources:
-        source.close()
 
 
 @pytest.fixture
