@@ -40,7 +40,7 @@ _HEX = re.compile(r"^[0-9a-f]+$")
 _LETTER_DIGIT_SWITCH = re.compile(r"(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])")
 
 
-def _looks_like_key(provider: str) -> bool:
+def looks_like_key(provider: str) -> bool:
     """Whether ``provider`` (stripped, case kept) has the shape of a key, not of a name.
 
     Names are short words (``openai``, ``lm-studio``, ``llama-3.1``); keys are long runs
@@ -76,7 +76,7 @@ def validate_provider(provider: str) -> str:
         ConfigurationError: (a ``ValueError``) the name breaks that rule.
     """
     normalised = provider.strip().lower()
-    if _looks_like_key(provider.strip()):
+    if looks_like_key(provider.strip()):
         raise ConfigurationError(
             "an API key was given where a provider name belongs (e.g. 'openai'); "
             "pass the key as api_key= instead"

@@ -82,6 +82,22 @@ class TestAWSSecretsProvider:
             source.fetch("vllm")
         assert "sk-do-not-show" not in str(caught.value)
 
+    @pytest.mark.parametrize(
+        "stored_as_name",
+        ["sk-proj-" + "Ab3" * 14, "0123456789abcdef0123456789abcdef", "fw_" + "x9" * 12],
+        ids=["openai", "hex32", "fw"],
+    )
+    def test_a_key_stored_as_a_field_name_is_not_listed(self, aws_admin, source, stored_as_name):
+        """A key pasted as a field's name (not its value) is counted, never printed."""
+        aws_admin.create_secret(
+            Name="abstractcore/groq",
+            SecretString=json.dumps({stored_as_name: "x", "region": "eu"}),
+        )
+        with pytest.raises(InvalidSourceError) as caught:
+            source.fetch("groq")
+        assert stored_as_name not in str(caught.value)
+        assert "['region'] and 1 not shown: shaped like keys" in str(caught.value)
+
     def test_binary_secret_is_decoded(self, aws_admin, source):
         """A SecretBinary holding UTF-8 text is read as the key."""
         aws_admin.create_secret(Name="abstractcore/ollama", SecretBinary=b"sk-binary")

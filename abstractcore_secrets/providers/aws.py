@@ -221,7 +221,7 @@ class AWSSecretsProvider(SecretProvider):
         if value is None:
             raise InvalidSourceError(
                 f"{locator}: the JSON secret has no field {field!r} (fields: "
-                f"{sorted(document)}); add it or set field= to the one holding the key",
+                f"{_field_names(document)}); add it or set field= to the one holding the key",
                 source=self.name,
                 locator=locator,
             )
@@ -330,3 +330,15 @@ def _client_error(exc: Any, locator: str) -> SourceError:  # noqa: ANN401 - boto
     return InvalidSourceError(
         f"{locator}: {code}: check the secret id, its state and the region", **where
     )
+
+
+def _field_names(document: dict[str, Any]) -> str:
+    """Name the document's fields for a message, leaving out any shaped like a key.
+
+    A key stored by mistake as a field's name would otherwise be printed in the error.
+    """
+    from ..provider_names import looks_like_key
+
+    shown = sorted(name for name in document if len(name) <= 32 and not looks_like_key(name))
+    hidden = len(document) - len(shown)
+    return repr(shown) + (f" and {hidden} not shown: shaped like keys" if hidden else "")
