@@ -135,3 +135,16 @@ def chain_of(config_path: Path, fingerprinter) -> Iterator[Callable[[SecretProvi
     yield build
     for source in sources:
         source.close()
+
+
+class ListSink:
+    """An audit sink that keeps every event in memory, for assertions."""
+
+    name = "list"
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        """Keep the event."""
+        self.events.append(event)

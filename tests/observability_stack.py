@@ -8,12 +8,14 @@ receiver URLs (and only those, plus its waits) are pointed at the test's webhook
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +24,7 @@ COLLECTOR_CONFIG = COLLECTOR_DIR / "collector.yaml"
 PROMETHEUS_DIR = ROOT / "instrumentation" / "prometheus"
 RULE_FILES = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))
 ALERTMANAGER_CONFIG = PROMETHEUS_DIR / "alertmanager.yml"
+DASHBOARD_QUERIES = ROOT / "dashboards" / "grafana" / "abstractcore_dashboards" / "queries.py"
 # Read at import, before the tests give each test a home of its own: the binary is cached in
 # the real one, as build.sh run by hand or by the test script caches it.
 BUILD_ENVIRONMENT = {
@@ -44,6 +47,18 @@ def build_collector() -> Path:
     if done.returncode != 0:
         raise RuntimeError(f"collector build failed:\n{done.stderr[-6000:]}")
     return Path(done.stdout.strip().splitlines()[-1])
+
+
+def dashboard_queries() -> ModuleType:
+    """Load dashboards/grafana's ``queries`` module (standard library only) by its path."""
+    spec = importlib.util.spec_from_file_location(
+        "abstractcore_dashboards_queries", DASHBOARD_QUERIES
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {DASHBOARD_QUERIES}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def alertmanager_config_for(webhook_url: str, target: Path) -> Path:

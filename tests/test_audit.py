@@ -6,22 +6,13 @@ import json
 import logging
 
 import pytest
+from conftest import ListSink
 
 from abstractcore_secrets import SecretsManager, SourceForbiddenError
 from abstractcore_secrets.audit import AuditMiddleware, LoggingSink, principal
 from abstractcore_secrets.audit.middleware import AuditFailureWarning
 from abstractcore_secrets.redaction import RedactionPolicy
 from abstractcore_secrets.testing import FailingSecretProvider, InMemorySecretProvider
-
-
-class ListSink:
-    name = "list"
-
-    def __init__(self):
-        self.events = []
-
-    def __call__(self, event):
-        self.events.append(event)
 
 
 class BrokenSink:

@@ -8,16 +8,15 @@ tested at the bottom of this file.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from observability_stack import dashboard_queries
 
 ROOT = Path(__file__).resolve().parents[1]
 GRAFANA = ROOT / "dashboards" / "grafana"
@@ -87,17 +86,7 @@ RUNBOOK_PANELS: dict[tuple[str, str], set[str]] = {
 }
 
 
-def _load_queries() -> ModuleType:
-    path = GRAFANA / "abstractcore_dashboards" / "queries.py"
-    spec = importlib.util.spec_from_file_location("abstractcore_dashboards_queries", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-queries = _load_queries()
+queries = dashboard_queries()
 
 
 def _dashboards() -> dict[str, dict]:

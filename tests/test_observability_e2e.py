@@ -29,6 +29,7 @@ from observability_stack import (
     alertmanager_config_for,
     archived_log_records,
     build_collector,
+    dashboard_queries,
     recording_rules,
 )
 
@@ -320,26 +321,13 @@ def _otlp_archive(collector: CollectorProcess) -> list[dict[str, Any]]:
     return archived_log_records(sorted(collector.archive_dir.glob("audit-otlp*.jsonl")))
 
 
-def _dashboard_helpers() -> Any:
-    import importlib.util
-
-    path = HERE.parent / "dashboards" / "grafana" / "abstractcore_dashboards" / "queries.py"
-    spec = importlib.util.spec_from_file_location("dashboard_queries", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _dashboard_expressions() -> list[tuple[str, str]]:
-    helpers = _dashboard_helpers()
-    folder = HERE.parent / "dashboards" / "grafana" / "json"
-    expressions = []
-    for path in sorted(folder.glob("*.json")):
-        for where, expr in helpers.panel_queries(json.loads(path.read_text())):
-            expressions.append((where, helpers.substitute_variables(expr)))
-    return expressions
+    helpers = dashboard_queries()
+    return [
+        (where, helpers.substitute_variables(expr))
+        for dashboard in helpers.load_dashboards()
+        for where, expr in helpers.panel_queries(dashboard)
+    ]
 
 
 class TestPrometheus:

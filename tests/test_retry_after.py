@@ -7,6 +7,7 @@ import time
 from email.utils import formatdate
 
 import pytest
+from conftest import ListSink
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,16 +39,6 @@ FINGERPRINTER = Fingerprinter(b"test-fingerprint-key-0123456789")
 
 def _date(seconds_from_now: float) -> str:
     return formatdate(NOW + seconds_from_now, usegmt=True)
-
-
-class ListSink:
-    name = "list"
-
-    def __init__(self):
-        self.events = []
-
-    def __call__(self, event):
-        self.events.append(event)
 
 
 class RecordingSleep:
