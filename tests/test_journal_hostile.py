@@ -103,6 +103,44 @@ class TestVerifyLocatesTampering:
         assert report.findings[0].problem.startswith("reordered: seq 2 comes later")
         assert "deleted" not in report.findings[0].problem
 
+    @pytest.mark.parametrize(
+        ("change", "problem"),
+        [
+            (
+                lambda lines: [lines[0], lines[1].replace(b'"event":{', b'"event": {', 1)],
+                "edited: its bytes are not the record's canonical encoding",
+            ),
+            (
+                lambda lines: [lines[0], lines[1].replace(b'{"event"', b'{"seq":0,"event"', 1)],
+                "edited: its bytes are not the record's canonical encoding",
+            ),
+            (lambda lines: [lines[0], b"", lines[1]], "inserted: a blank line"),
+        ],
+        ids=["blank-between-tokens", "duplicated-key", "blank-line"],
+    )
+    def test_the_bytes_are_protected_not_only_the_parsed_record(
+        self, tmp_path, signing_key, change, problem
+    ):
+        """A blank, a duplicated key (JSON keeps the last), a blank line: each is an edit."""
+        path = tmp_path / "audit.jsonl"
+        _write(path, signing_key)
+        lines = _lines(path)
+        _rewrite(path, change(lines[:2]) + lines[2:])
+        report = verify([path], signing_key.public_key())
+        assert not report.intact
+        assert report.findings[0].line == 2
+        assert report.findings[0].problem.startswith(problem)
+
+    def test_a_last_line_without_its_newline_is_torn(self, tmp_path, signing_key):
+        """The next writer would cut such a line as torn: verify reports it first."""
+        path = tmp_path / "audit.jsonl"
+        _write(path, signing_key)
+        path.write_bytes(path.read_bytes()[:-1])
+        report = verify([path], signing_key.public_key())
+        assert [(f.line, f.problem) for f in report.findings] == [
+            (len(_lines(path)), "torn or edited: the last line has no newline")
+        ]
+
     def test_a_deletion_is_still_reported_as_a_deletion(self, tmp_path, signing_key):
         """Removing line 2 is reported as records deleted before line 2."""
         path = tmp_path / "audit.jsonl"
@@ -335,3 +373,33 @@ class TestFindKey:
         assert result.returncode == 0, result.stderr
         assert len(json.loads(result.stdout)) == 1
         assert "skipped 2 line(s)" in result.stderr
+
+
+class TestPublicKeyNeverCreatesAKey:
+    KEY_SHAPED = "sk-proj-" + "Zq8xW2vLp4Rt6Yb9Nc3Md5Kf" * 2
+
+    def test_a_key_shaped_argument_is_neither_created_nor_echoed(self, tmp_path, monkeypatch):
+        """`--signing-key sk-...` (a key pasted by mistake): usage error, no file, no echo."""
+        work = tmp_path / "work"
+        work.mkdir()
+        monkeypatch.chdir(work)
+        result = run_cli("audit", "public-key", "--signing-key", self.KEY_SHAPED)
+        assert result.returncode == 2
+        assert self.KEY_SHAPED not in result.stdout + result.stderr
+        assert "does not exist or cannot be used" in result.stderr
+        assert list(work.iterdir()) == []
+
+    def test_a_missing_default_key_is_not_created(self, isolated_environment):
+        """No installation key yet: a usage error naming the fix; none is made."""
+        result = run_cli("audit", "public-key")
+        assert result.returncode == 2
+        assert "the journal creates it when it first writes" in result.stderr
+        assert not list(isolated_environment.rglob("journal.key"))
+
+    def test_an_existing_key_prints_its_public_half(self, tmp_path, signing_key, public_key_file):
+        """The key the journal made: its public key in PEM, as `audit verify --key` takes."""
+        result = run_cli(
+            "audit", "public-key", "--signing-key", str(tmp_path / "keys" / "journal.key")
+        )
+        assert result.returncode == 0
+        assert result.stdout == public_key_file.read_text()

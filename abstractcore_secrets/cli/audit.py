@@ -41,8 +41,27 @@ def _public_key(path: Path) -> object:
     return key
 
 
+def _journal_paths(
+    context: click.Context, parameter: click.Parameter, paths: tuple[Path, ...]
+) -> tuple[Path, ...]:
+    """Let a missing journal through (a deleted journal is a finding), unless its path is
+    shaped like a key: a key pasted there by mistake is a usage error that does not echo it."""
+    from ..provider_names import looks_like_key
+
+    for path in paths:
+        if not path.exists() and any(looks_like_key(part) for part in path.parts):
+            raise click.BadParameter("does not exist", ctx=context, param=parameter)
+    return paths
+
+
 @audit_group.command("verify")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument(
+    "paths",
+    nargs=-1,
+    required=True,
+    type=click.Path(path_type=Path),
+    callback=_journal_paths,
+)
 @click.option(
     "--key",
     "key_path",
@@ -50,16 +69,35 @@ def _public_key(path: Path) -> object:
     type=click.Path(exists=True, path_type=Path),
     help="The journal's Ed25519 public key (or its private key) in PEM.",
 )
+@click.option(
+    "--witness",
+    "witness_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Checkpoints that left the host (JSON lines of audit.checkpoint events, e.g. from "
+    "the collector's archive) or a last known head ('SEQ HASH'): each must be in the journal.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def verify_command(paths: tuple[Path, ...], key_path: Path, as_json: bool) -> None:
+def verify_command(
+    paths: tuple[Path, ...], key_path: Path, witness_path: Path | None, as_json: bool
+) -> None:
     """Check hash chains and checkpoint signatures; exit 0 only when every journal is intact.
 
     Reports the first edited, inserted, deleted, reordered or forged record of each file,
-    by file, line and seq, and records left unsealed after the last checkpoint.
+    by file, line and seq, records left unsealed after the last checkpoint (no closing
+    seal), the writer's alarms, and a missing file. With --witness, every checkpoint or
+    head the witness names must be in the journal: one that is not is reported as
+    truncated. Without a witness, a journal of 0 records is not called intact.
     """
-    from ..audit.verify import verify
+    from ..audit.verify import load_witness, verify
 
-    report = verify(paths, _public_key(key_path))
+    witness = None
+    if witness_path is not None:
+        try:
+            witness = load_witness(witness_path)
+        except (OSError, ValueError) as error:
+            console.fail(f"cannot use the witness: {error}", console.Exit.USAGE)
+    report = verify(paths, _public_key(key_path), witness)
     if as_json:
         console.print_json(
             {
@@ -67,6 +105,9 @@ def verify_command(paths: tuple[Path, ...], key_path: Path, as_json: bool) -> No
                 "records": report.records,
                 "checkpoints": report.checkpoints,
                 "unsealed": report.unsealed,
+                "truncated": report.truncated,
+                "alarms": report.alarms,
+                "witnessed": report.witnessed,
                 "findings": [str(f) for f in report.findings],
             }
         )
@@ -74,7 +115,16 @@ def verify_command(paths: tuple[Path, ...], key_path: Path, as_json: bool) -> No
         for finding in report.findings:
             console.say(str(finding))
         state = "intact" if report.intact else "NOT intact"
-        console.say(f"{state}: {report.records} records, {report.checkpoints} checkpoints")
+        if report.truncated:
+            state += " (truncated)"
+        witnessed = (
+            "no witness"
+            if report.witnessed is None
+            else f"{report.witnessed} witnessed records found"
+        )
+        console.say(
+            f"{state}: {report.records} records, {report.checkpoints} checkpoints, {witnessed}"
+        )
     raise SystemExit(0 if report.intact else 1)
 
 
@@ -216,17 +266,29 @@ def report_command(paths: tuple[Path, ...], output: Path) -> None:
 @audit_group.command("public-key")
 @click.option(
     "--signing-key",
-    type=click.Path(path_type=Path),
+    # Never created here: a path that does not exist is a usage error, told without
+    # echoing the argument (a key pasted here by mistake must not come back).
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="The journal's signing key; default the installation's.",
+    help="The journal's signing key (an existing file); default the installation's.",
 )
 def public_key_command(signing_key: Path | None) -> None:
-    """Print the journal's Ed25519 public key (PEM), for whoever verifies the journal."""
+    """Print the journal's Ed25519 public key (PEM), for whoever verifies the journal.
+
+    Reads the signing key and never creates one: the journal creates it on first use.
+    """
     from cryptography.hazmat.primitives import serialization
 
     from ..audit.journal import default_signing_key_path, load_signing_key
 
-    key = load_signing_key(signing_key or default_signing_key_path())
+    path = signing_key or default_signing_key_path()
+    try:
+        key = load_signing_key(path, create=False)
+    except FileNotFoundError:
+        console.fail(
+            f"no journal signing key at {path}: the journal creates it when it first writes",
+            console.Exit.USAGE,
+        )
     console.say(
         key.public_key()
         .public_bytes(
