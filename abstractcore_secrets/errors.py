@@ -20,7 +20,11 @@
             └── InsecureFileError                       a key file others can read
 
 SDK errors are translated to a ``SourceError`` at each source's boundary, with
-``raise ... from exc``. No message in this tree ever contains a secret value.
+``raise ... from exc``, except where the SDK's exception holds credentials: botocore's and
+azure-core's carry the signed request (``X-Amz-Security-Token``, the bearer
+``Authorization``), so the AWS and Azure sources raise with no cause and no context, their
+messages naming the SDK's error type or the service's error code instead. No message in this
+tree ever contains a secret value.
 
 Every error survives ``pickle`` and ``copy.deepcopy`` with its message and attributes
 (``source``, ``locator``, ``resolution``, ...), whatever its constructor's signature, so

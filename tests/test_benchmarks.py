@@ -74,3 +74,10 @@ def test_journal_benchmark_runs():
     result = _quick_run("bench_journal.py", timeout=300)
     for label in ("fsync batched", "fsync every record", "x hashlib", "export ocsf", "export csv"):
         assert label in result.stdout
+
+
+def test_redaction_learning_benchmark_runs():
+    """bench_redaction_learn.py --quick measures learning and scrubbing, before and now."""
+    result = _quick_run("bench_redaction_learn.py", timeout=120)
+    for label in ("learn value #1", "learn value #256", "scrub 4 KiB"):
+        assert label in result.stdout

@@ -17,6 +17,7 @@ from ..errors import (
 )
 from ..resolution import SecretRecord
 from ..secret import Secret
+from ._http import parse_retry_after
 from ._imports import require
 from .base import SecretProvider, host_and_port
 from .values import checked_value, json_object, json_type
@@ -153,19 +154,28 @@ class AWSSecretsProvider(SecretProvider):
             request["VersionStage"] = self.version_stage
         botocore_exceptions = require("botocore.exceptions", "aws")
         botocore_parsers = require("botocore.parsers", "aws")
+        error: SourceError | None = None
         malformed: str | None = None
         try:
             response = self.client.get_secret_value(**request)
         except botocore_exceptions.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in _NOT_FOUND:
                 return None
-            raise translate_error(exc, locator) from exc
+            error = translate_error(exc, locator)
         except botocore_exceptions.BotoCoreError as exc:
-            raise translate_error(exc, locator) from exc
+            error = translate_error(exc, locator)
         except (ValueError, TypeError, AttributeError, botocore_parsers.ResponseParserError) as exc:
             # botocore could not parse a 200 answer into GetSecretValue's shape: a
             # SecretBinary that is not base64, a body that is not a JSON object.
             malformed = type(exc).__name__
+        if error is not None:
+            # Raised here, outside the except blocks, and not ``from exc`` (the one place we
+            # part from translating with a cause): botocore's exceptions hold the signed
+            # request, X-Amz-Security-Token included, in their attributes (``request=``) and
+            # their frames' locals, and a cause or a __context__ is pickled by no one but
+            # read by every error reporter. The message names botocore's error type and
+            # AWS's error code instead: what a cause would have told, without the request.
+            raise error
         if malformed is not None:
             # Raised here, outside the except block: the parser's error and frames hold
             # the answer. Only the error's type is named, never its message.
@@ -264,7 +274,11 @@ class AWSSecretsProvider(SecretProvider):
 
 
 def translate_error(exc: Exception, locator: str) -> SourceError:
-    """Map a botocore error to the ``SourceError`` of its category."""
+    """Map a botocore error to the ``SourceError`` of its category.
+
+    The error returned holds nothing of ``exc`` but its type's name, AWS's error code and
+    request id: raise it with no cause (botocore's errors hold the signed request).
+    """
     botocore_exceptions = require("botocore.exceptions", "aws")
     where: dict[str, Any] = {"source": "aws", "locator": locator}
     if isinstance(exc, botocore_exceptions.ClientError):
@@ -272,7 +286,9 @@ def translate_error(exc: Exception, locator: str) -> SourceError:
     if isinstance(
         exc, (botocore_exceptions.ConnectTimeoutError, botocore_exceptions.ReadTimeoutError)
     ):
-        return SourceTimeoutError(f"{locator}: AWS did not answer in time", **where)
+        return SourceTimeoutError(
+            f"{locator}: AWS did not answer in time ({type(exc).__name__})", **where
+        )
     if isinstance(exc, botocore_exceptions.NoCredentialsError):
         return SourceUnauthenticatedError(
             f"{locator}: no AWS credentials found; configure a profile, a role or "
@@ -321,15 +337,28 @@ def _client_error(exc: Any, locator: str) -> SourceError:  # noqa: ANN401 - boto
     }
     for codes, our_error, problem in _BY_CODE:
         if code in codes:
+            if our_error is SourceThrottledError:
+                where["retry_after"] = _retry_after(metadata)
             return our_error(f"{locator}: {code}: {problem}", **where)
     status = metadata.get("HTTPStatusCode") or 0
     if status >= 500:  # a gateway or load balancer answering for AWS, body not AWS's
         return SourceUnavailableError(f"{locator}: HTTP {status} from AWS; try again", **where)
     if status == 429:
+        where["retry_after"] = _retry_after(metadata)
         return SourceThrottledError(f"{locator}: HTTP 429 from AWS", **where)
     return InvalidSourceError(
         f"{locator}: {code}: check the secret id, its state and the region", **where
     )
+
+
+def _retry_after(metadata: dict[str, Any]) -> float | None:
+    """Return the wait a throttling answer's ``Retry-After`` asks for, or ``None``.
+
+    botocore keeps the answer's headers, lowercased, in the response metadata; only that one
+    header is read, and only its parsed number is kept.
+    """
+    raw = (metadata.get("HTTPHeaders") or {}).get("retry-after")
+    return parse_retry_after(raw) if isinstance(raw, str) else None
 
 
 def _field_names(document: dict[str, Any]) -> str:

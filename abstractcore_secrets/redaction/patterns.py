@@ -36,6 +36,50 @@ SENSITIVE_KEY_NAMES = frozenset(
 )
 """Compared after lower-casing and turning ``-`` into ``_``."""
 
+AWS_CREDENTIAL_FIELDS = (
+    "SecretAccessKey",
+    "secret_access_key",
+    "SessionToken",
+    "session_token",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "WebIdentityToken",
+    "x-amz-security-token",
+    "x-amz-sso_bearer_token",
+)
+"""Temporary AWS credentials, logged by botocore before anything could learn them: STS
+answers (AssumeRole, AssumeRoleWithWebIdentity, in XML), SSO's (JSON, ``secretAccessKey``),
+the signed request's headers (``X-Amz-Security-Token``, also in the canonical request)."""
+
+SECRET_FIELDS = (
+    "SecretString",
+    "SecretBinary",
+    "secret_string",
+    "api_key",
+    "apiKey",
+    "client_secret",
+    "clientSecret",
+    "password",
+    "access_token",
+    "accessToken",
+    "refresh_token",
+    "refreshToken",
+    "secret_id",
+    *AWS_CREDENTIAL_FIELDS,
+)
+"""Fields whose value is masked wherever a body is logged; names compared in any case."""
+
+_FIELD = "(?i:{})".format("|".join(SECRET_FIELDS))  # names of letters, "-" and "_" only
+_AWS_FIELD = "(?i:{})".format("|".join(AWS_CREDENTIAL_FIELDS))
+# A quoted value, as JSON or a Python repr prints it (a bytes repr too: b'...'). A run of
+# backslashes and the character after it never ends the value, so that quotes escaped twice
+# (a JSON document inside a JSON string inside a bytes repr: {\\"openai\\": ...}) stay inside;
+# a value ending in an escaped backslash then masks on to the next bare quote: more, never
+# less. No closing quote (a truncated body): masked to the end. Escapes before a quote are
+# bounded (four layers of JSON take 15): an unbounded run, tried at each of its backslashes,
+# would cost the square of its length.
+_QUOTED_VALUE = r"""b?\\{0,16}(?:"(?:[^"\\]|\\+[^\\])*(?:"|\\*$)|'(?:[^'\\]|\\+[^\\])*(?:'|\\*$))"""
+
 # Order matters: the more specific format first (Anthropic's sk-ant- before OpenAI's sk-).
 KEY_PATTERNS: dict[str, re.Pattern[str]] = {
     "anthropic": re.compile(r"sk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{20,}"),
@@ -50,12 +94,14 @@ KEY_PATTERNS: dict[str, re.Pattern[str]] = {
     "private_key": re.compile(
         r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S
     ),
-    # A secret field inside a logged JSON body (botocore logs responses at DEBUG before any
-    # value could be learnt): the field and its value are masked together.
+    # A secret field inside a logged body (botocore logs requests and answers at DEBUG before
+    # any value could be learnt): the field and its value are masked together. As JSON or a
+    # repr (quotes maybe escaped), as XML (STS answers), as a header line or a query parameter
+    # (the canonical request botocore logs, a presigned URL).
     "secret_field": re.compile(
-        r"[\"'](?:SecretString|SecretBinary|secret_string|api_key|apiKey|client_secret|"
-        r"password|access_token|refresh_token|secret_id)[\"']\s*:\s*"
-        r"(?:\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')"
+        rf"""\\{{0,16}}["']{_FIELD}\\{{0,16}}["']\s*:\s*{_QUOTED_VALUE}"""
+        rf"|<{_FIELD}>[^<]*"
+        rf"""|\b{_AWS_FIELD}(?:[ \t]*:|=)[ \t]*[^\s&'"<>,;]+"""
     ),
     "bearer": re.compile(r"\b[Bb][Ee][Aa][Rr][Ee][Rr]\s+[A-Za-z0-9._~+/=-]{8,}"),
 }

@@ -2,6 +2,10 @@
 
 Values are learnt as they pass: every resolved key and every credential the sources use.
 Scrubbing never raises: if it fails, the whole text is replaced by the mask.
+
+Learnt values are found with an Aho-Corasick automaton: a scrub costs in proportion to the
+text, whatever the number of values; learning builds a new automaton and swaps it in, so that
+scrubbing threads never wait for it (each uses the automaton it read).
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ import re
 import threading
 import urllib.parse
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Protocol
+
+import ahocorasick  # type: ignore[import-not-found]  # a C extension without type stubs
 
 from ..secret import Secret
 from .patterns import COMBINED_PATTERN, SHORTEST_MATCH, is_sensitive_key
@@ -71,8 +77,14 @@ class RedactionPolicy:
         self.patterns = patterns
         self.on_redact = on_redact
         self.max_values = max_values
-        self._known: OrderedDict[str, None] = OrderedDict()
-        self._needles: re.Pattern[str] | None = None
+        # Each value learnt, oldest first, with the forms it is masked in.
+        self._known: OrderedDict[str, frozenset[str]] = OrderedDict()
+        # Replaced whole, never changed in place: scrubbing threads take no lock.
+        self._needles: _Automaton | None = None
+        self._built = 0  # the generation of _known that _needles finds
+        self._generation = 0
+        # Held for dictionary updates only, never for a build: a cache hit re-learning its
+        # key never waits for another thread's new automaton.
         self._lock = threading.Lock()
 
     def add(self, *values: str | Secret | None) -> None:
@@ -85,26 +97,33 @@ class RedactionPolicy:
                 (known if text in self._known else fresh).append(text)
         if known:
             # A value learnt again is in use: it moves to the young end, so that the values
-            # an application keeps using are never the ones forgotten (no recompiling).
+            # an application keeps using are never the ones forgotten (no rebuilding).
             with self._lock:
                 for text in known:
                     if text in self._known:
                         self._known.move_to_end(text)
-        if not fresh:
-            return
+                    else:  # forgotten since the look above
+                        fresh.append(text)
+        if fresh:
+            self._learn(fresh)
+
+    def _learn(self, fresh: list[str]) -> None:
+        forms = {text: _needles_of(text) for text in fresh}
         with self._lock:
             for text in fresh:
-                self._known[text] = None
+                self._known[text] = forms[text]
+                self._known.move_to_end(text)  # learnt twice in one call, or by two threads
             while len(self._known) > self.max_values:
                 self._known.popitem(last=False)
-            needles = {
-                form for text in self._known for form in encodings(text) if len(form) >= _MIN_VALUE
-            }
-            # One alternation, longest first, so that an encoding is not cut short by a
-            # shorter needle; a scrub is then one scan whatever the number of values.
-            self._needles = re.compile(
-                "|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True))
-            )
+            self._generation += 1
+            generation = self._generation
+            snapshot = list(self._known.values())
+        automaton = _automaton(form for found in snapshot for form in found)
+        with self._lock:
+            # Learners building at once: the newest snapshot wins (it holds every value of
+            # the older ones); an older build finishing last must not replace it.
+            if generation > self._built:
+                self._needles, self._built = automaton, generation
 
     def scrub_text(self, text: str) -> str:
         """Return ``text`` with learnt values and key formats masked."""
@@ -149,13 +168,36 @@ class RedactionPolicy:
         return self._scrub(value)
 
     def _scrub_text(self, text: str) -> str:
-        if self._needles is not None:
-            text, count = self._needles.subn(self.mask, text)
-            if count:
-                self._count("value")
+        needles = self._needles  # read once: a learner may swap in a new one meanwhile
+        if needles is not None:
+            text = self._mask_values(needles, text)
         if self.patterns and len(text) >= SHORTEST_MATCH:
             text = COMBINED_PATTERN.sub(self._mask_match, text)
         return text
+
+    def _mask_values(self, needles: _Automaton, text: str) -> str:
+        """Mask the leftmost, then longest, occurrences of learnt forms, without overlaps.
+
+        The automaton reports every occurrence (ending at each index, overlapping ones
+        included); keeping the longest one per start and walking the starts in order masks
+        what an alternation of the forms, longest first, would match.
+        """
+        longest: dict[int, int] = {}
+        for end, length in needles.iter(text):
+            start = end - length + 1
+            if length > longest.get(start, 0):
+                longest[start] = length
+        if not longest:
+            return text
+        pieces: list[str] = []
+        cursor = 0
+        for start in sorted(longest):
+            if start >= cursor:
+                pieces += (text[cursor:start], self.mask)
+                cursor = start + longest[start]
+        pieces.append(text[cursor:])
+        self._count("value")
+        return "".join(pieces)
 
     def _mask_match(self, match: re.Match[str]) -> str:
         self._count(f"pattern.{match.lastgroup}")
@@ -165,6 +207,31 @@ class RedactionPolicy:
         if self.on_redact is not None:
             with contextlib.suppress(Exception):  # a broken counter must not stop redaction
                 self.on_redact(rule)
+
+
+class _Automaton(Protocol):
+    """What the policy uses of ``ahocorasick.Automaton``."""
+
+    def iter(self, text: str) -> Iterator[tuple[int, int]]:
+        """Yield ``(end index, length)`` of every occurrence of a needle in ``text``."""
+        ...
+
+
+def _needles_of(value: str) -> frozenset[str]:
+    """Return the forms of ``value`` long enough to mask without masking innocent words."""
+    return frozenset(form for form in encodings(value) if len(form) >= _MIN_VALUE)
+
+
+def _automaton(forms: Iterable[str]) -> _Automaton | None:
+    """Build an automaton finding each of ``forms``, its value the form's length."""
+    automaton = ahocorasick.Automaton()
+    for form in forms:
+        automaton.add_word(form, len(form))
+    if len(automaton) == 0:
+        return None
+    automaton.make_automaton()
+    found: _Automaton = automaton
+    return found
 
 
 _default = RedactionPolicy()
