@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import re
-import time
-from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import (
@@ -19,18 +18,14 @@ from ..errors import (
 )
 from ..resolution import SecretRecord
 from ..secret import Secret
+from ._http import location_host, parse_retry_after
 from ._imports import require
 from .base import SecretProvider, host_and_port
-from .values import checked_value
+from .values import checked_value, json_type
+
+__all__ = ["AzureKeyVaultProvider", "parse_retry_after", "translate_error"]
 
 _VALID_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
-
-_DELTA_SECONDS = re.compile(r"[0-9]+")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_IMF_FIXDATE = re.compile(
-    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) (" + "|".join(_MONTHS) + r") ([0-9]{4}) "
-    r"([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
-)
 
 
 class AzureKeyVaultProvider(SecretProvider):
@@ -48,11 +43,13 @@ class AzureKeyVaultProvider(SecretProvider):
         connect_timeout: Seconds to connect.
         read_timeout: Seconds to wait for the answer.
         client_options: More keyword arguments for ``SecretClient`` (``connection_verify``,
-            ``verify_challenge_resource``, ...).
+            ``verify_challenge_resource``, ...). Redirects are never followed: an answer
+            from another host would be served as this vault's key.
 
     Raises:
         MissingDependencyError: the Azure SDK is not installed.
-        ConfigurationError: The template has no ``{provider}``.
+        ConfigurationError: The template has no ``{provider}``, or ``client_options`` would
+            follow redirects (``permit_redirects``, a ``RedirectPolicy`` that allows them).
     """
 
     name = "azure"
@@ -80,15 +77,16 @@ class AzureKeyVaultProvider(SecretProvider):
             credential = require("azure.identity", "azure").DefaultAzureCredential()
         self.vault_url = vault_url.rstrip("/")
         self.version = version
-        self.client = secrets_module.SecretClient(
-            self.vault_url,
-            credential,
+        options: dict[str, Any] = {
             # One call per try: retries (and Retry-After) are ours, visible in the attempts.
-            retry_total=0,
-            connection_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            **(client_options or {}),
-        )
+            "retry_total": 0,
+            "connection_timeout": connect_timeout,
+            "read_timeout": read_timeout,
+            **_refuse_redirect_options(client_options or {}),
+            # azure-core's RedirectPolicy reads this: a 3xx comes back to us as an error.
+            "permit_redirects": False,
+        }
+        self.client = secrets_module.SecretClient(self.vault_url, credential, **options)
 
     def get_secret(self, key: str) -> str | None:
         """Return the key for provider ``key``, or ``None`` when no such secret exists."""
@@ -115,31 +113,52 @@ class AzureKeyVaultProvider(SecretProvider):
         return f"azure:{self.vault_url}/secrets/{self.secret_name(key)}{version}"
 
     def fetch(self, key: str) -> SecretRecord | None:
-        """Read the secret; return the key with its version and the ``x-ms-request-id``."""
+        """Read the secret; return the key with its version and the ``x-ms-request-id``.
+
+        Raises:
+            InvalidSourceError: Key Vault answered with a redirect, or with a secret whose
+                ``value`` is not a JSON string (the SDK would turn ``12345`` into ``"12345"``).
+        """
         exceptions = require("azure.core.exceptions", "azure")
         locator = self.locator(key)
-        request_ids: list[str] = []
-
-        def remember_request_id(response: Any) -> None:  # noqa: ANN401 - azure-core's PipelineResponse
-            request_id = response.http_response.headers.get("x-ms-request-id")
-            if request_id:
-                request_ids.append(request_id)
-
+        answers = _Answers()
+        error: SourceError | None = None
         try:
             secret = self.client.get_secret(
-                self.secret_name(key), self.version, raw_response_hook=remember_request_id
+                self.secret_name(key), self.version, raw_response_hook=answers
             )
         except exceptions.ResourceNotFoundError:
-            return None
+            if answers.refused is None:
+                return None
         except exceptions.AzureError as exc:
-            raise translate_error(exc, locator, request_ids[-1] if request_ids else None) from exc
+            if answers.refused is None:
+                error = translate_error(exc, locator, answers.request_id)
+        except (AttributeError, TypeError, ValueError):
+            # The SDK's models meet a body of the wrong shape (a JSON array): the hook has
+            # said why; anything else is not ours to hide.
+            if answers.refused is None:
+                raise
+        if error is not None:
+            # Raised here, outside the except blocks, and not ``from exc``: azure-core's
+            # errors hold the request (its bearer token in the Authorization header) and the
+            # answer. The message names the status and the error code instead.
+            raise error
+        if answers.refused is not None:
+            # Raised here, outside the except blocks: the SDK's error holds the request,
+            # bearer token included, and the answer.
+            raise InvalidSourceError(
+                f"{locator}: {answers.refused}",
+                source=self.name,
+                locator=locator,
+                request_id=answers.request_id,
+            )
         if not secret.value:
             return None
         return SecretRecord(
             Secret(checked_value(secret.value, source=self.name, locator=locator)),
             locator=locator,
             version=secret.properties.version,
-            request_id=request_ids[-1] if request_ids else None,
+            request_id=answers.request_id,
         )
 
     def endpoint(self) -> tuple[str, int] | None:
@@ -149,6 +168,82 @@ class AzureKeyVaultProvider(SecretProvider):
     def close(self) -> None:
         """Close the client's connections."""
         self.client.close()
+
+
+def _refuse_redirect_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Return ``options``, or raise if any of them would make the client follow a redirect."""
+    policies = require("azure.core.pipeline.policies", "azure")
+    if options.get("permit_redirects", False) is not False:
+        raise ConfigurationError(
+            "client_options permit_redirects must be False or left out: a redirect would "
+            "serve another host's answer as this vault's key"
+        )
+    given = [options.get("redirect_policy")]
+    for name in ("policies", "per_call_policies", "per_retry_policies"):
+        given += list(options.get(name) or [])
+    for policy in given:
+        if isinstance(policy, policies.RedirectPolicy) and policy.allow:
+            raise ConfigurationError(
+                "client_options holds a RedirectPolicy that follows redirects; pass "
+                "RedirectPolicy.no_redirects() or leave it out: a redirect would serve "
+                "another host's answer as this vault's key"
+            )
+    return options
+
+
+class _Answers:
+    """A ``raw_response_hook``: keep the request id, and say why an answer is refused.
+
+    It runs for every answer the pipeline receives, redirects included, before the SDK's
+    models read the body: there the JSON types are still those Key Vault sent. It never
+    raises (the pipeline would wrap it); :meth:`AzureKeyVaultProvider.fetch` reads
+    :attr:`refused` afterwards. Messages name a status, a host or a JSON type, never a value.
+    """
+
+    def __init__(self) -> None:
+        self.request_id: str | None = None
+        self.refused: str | None = None
+
+    def __call__(self, response: Any) -> None:  # noqa: ANN401 - azure-core's PipelineResponse
+        http_response = response.http_response
+        self.request_id = http_response.headers.get("x-ms-request-id") or self.request_id
+        status = http_response.status_code
+        if 300 <= status < 400:
+            self.refused = self.refused or _redirect_problem(http_response)
+        elif status == 200 and self.refused is None:
+            self.refused = _secret_bundle_problem(http_response.body())
+
+
+def _redirect_problem(response: Any) -> str:  # noqa: ANN401 - azure-core's HttpResponse
+    target = location_host(response.request.url, response.headers.get("Location"))
+    return (
+        f"Key Vault answered {response.status_code} redirecting to {target}, which was not "
+        "followed: another host's answer is never served as this vault's key; set vault_url "
+        "to the vault's own address"
+    )
+
+
+def _secret_bundle_problem(body: bytes) -> str | None:
+    """Return why a 200 answer to a secret read is not a secret bundle, or ``None``."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return None  # not JSON at all: the SDK refuses it, and the error says so
+    if not isinstance(document, dict):
+        return (
+            f"Key Vault answered with a JSON {json_type(document)}, not an object; check that "
+            "vault_url points at Key Vault"
+        )
+    if "value" not in document:
+        return "Key Vault answered with no 'value'; check that vault_url points at Key Vault"
+    value = document["value"]
+    if not isinstance(value, str):
+        # The type's name only: the value may be anything, keys included.
+        return (
+            f"Key Vault answered with 'value' as a JSON {json_type(value)}, not a string; "
+            "check that vault_url points at Key Vault"
+        )
+    return None
 
 
 _BY_STATUS: dict[int, tuple[type[SourceError], str]] = {
@@ -187,6 +282,8 @@ def _classify(exc: Exception) -> tuple[type[SourceError], str]:
         status = 401  # raised by the credential itself: no token could be had
     if status in _BY_STATUS:
         return _BY_STATUS[status]
+    if status is not None and 300 <= status < 400:
+        return InvalidSourceError, _redirect_problem(exc.response)  # type: ignore[attr-defined]
     if status is not None and status >= 500:
         return SourceUnavailableError, f"Key Vault failed ({status}); try again"
     timeouts = tuple(
@@ -211,41 +308,3 @@ def _classify(exc: Exception) -> tuple[type[SourceError], str]:
 def _retry_after(response: Any) -> float | None:  # noqa: ANN401 - azure-core's HttpResponse
     raw = None if response is None else response.headers.get("Retry-After")
     return parse_retry_after(raw) if isinstance(raw, str) else None
-
-
-def parse_retry_after(value: str, *, now: float | None = None) -> float | None:
-    """Return the seconds a ``Retry-After`` header asks to wait, or ``None`` for garbage.
-
-    Only RFC 9110's own forms count: delta-seconds (ASCII digits) and an IMF-fixdate, whose
-    wait is the time left until it (0 for a date past). A negative or fractional number,
-    ``nan``, an empty value, an obsolete date form, or two headers (joined with a comma) are
-    garbage: the caller falls back to its own backoff. A huge number may come back as
-    ``inf``; how long a wait is honoured is the caller's decision.
-
-    Args:
-        value: The header's value.
-        now: The current time (seconds since the epoch), for tests; default the clock's.
-
-    Returns:
-        Seconds, 0 or more (``inf`` included), or ``None`` when the value is not valid.
-    """
-    value = value.strip(" \t")
-    if _DELTA_SECONDS.fullmatch(value):
-        return float(value)
-    date = _IMF_FIXDATE.fullmatch(value)
-    if date is None:
-        return None
-    day, month, year, hour, minute, second = date.groups()
-    try:
-        when = datetime(
-            int(year),
-            _MONTHS.index(month) + 1,
-            int(day),
-            int(hour),
-            int(minute),
-            int(second),
-            tzinfo=timezone.utc,
-        )
-    except ValueError:  # 31 Feb, hour 25, year 0
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))

@@ -17,17 +17,29 @@ _JSON_TYPES: tuple[tuple[type, str], ...] = (
     (type(None), "null"),
 )
 
+MAX_KEY_LENGTH = 8 * 1024
+"""Longest key accepted, in characters: LLM API keys are under 1 KiB, JWTs a few KiB."""
+
 
 def checked_value(value: str, *, source: str, locator: str) -> str:
     """Return ``value`` if it can be an API key; raise naming where it came from if not.
 
     Keys never hold whitespace or control characters; one that does is almost always a
     file with two lines or a copy-paste accident, and sending it would fail later, far
-    from the cause.
+    from the cause. Nor are they longer than :data:`MAX_KEY_LENGTH`: a megabyte served as a
+    key would be cached, sent in every request's headers, and learnt by the redaction policy.
 
     Raises:
-        InvalidSourceError: The value holds whitespace or control characters.
+        InvalidSourceError: The value is too long, or holds whitespace or control characters.
+            The message gives the length, never the value.
     """
+    if len(value) > MAX_KEY_LENGTH:
+        raise InvalidSourceError(
+            f"the key at {locator} is {len(value)} characters long; the longest accepted is "
+            f"{MAX_KEY_LENGTH}: check that it holds one key, not a document",
+            source=source,
+            locator=locator,
+        )
     if any(character.isspace() or not character.isprintable() for character in value):
         raise InvalidSourceError(
             f"the key at {locator} contains whitespace or control characters; "

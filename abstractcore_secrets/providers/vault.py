@@ -22,7 +22,7 @@ from ..errors import (
 from ..resolution import SecretRecord
 from ..secret import Secret
 from ._imports import require
-from ._vault_redirects import refuse_redirects
+from ._vault_session import VaultRateLimited, harden_session
 from .base import SecretProvider, host_and_port
 from .values import checked_value, json_type
 from .vault_auth import Login, TokenAuth, VaultAuth
@@ -105,7 +105,7 @@ class VaultSecretProvider(SecretProvider):
             namespace=namespace or os.environ.get("VAULT_NAMESPACE") or None,
             allow_redirects=False,
         )
-        refuse_redirects(self.client.session)
+        harden_session(self.client.session)
         self.logins = 0
         self.renewals = 0
         self._clock = clock
@@ -141,7 +141,7 @@ class VaultSecretProvider(SecretProvider):
             return None
         if not isinstance(value, str):
             raise InvalidSourceError(
-                f"{locator} is a {type(value).__name__}, not a string; store the key as text",
+                f"{locator} is a JSON {json_type(value)}, not a string; store the key as text",
                 source=self.name,
                 locator=locator,
             )
@@ -182,7 +182,6 @@ class VaultSecretProvider(SecretProvider):
     def _read(self, path: str, locator: str) -> dict[str, Any] | SourceForbiddenError | None:
         """Read; return ``None`` when absent, or the 403 as an error for the caller to judge."""
         hvac_exceptions = require("hvac.exceptions", "vault")
-        requests_exceptions = require("requests.exceptions", "vault")
         error: SourceError | None = None
         response: Any = None
         try:
@@ -196,7 +195,7 @@ class VaultSecretProvider(SecretProvider):
                 )
         except hvac_exceptions.InvalidPath as exc:
             error = _missing_path_error(exc, locator)
-        except (hvac_exceptions.VaultError, requests_exceptions.RequestException) as exc:
+        except _sdk_errors() as exc:
             error = translate_error(exc, locator)
         # Raised here, outside the except blocks: the SDK's exception and its frames hold
         # the token and request headers, and must not ride along as __context__.
@@ -217,12 +216,11 @@ class VaultSecretProvider(SecretProvider):
 
     def _token_alive(self) -> bool:
         hvac_exceptions = require("hvac.exceptions", "vault")
-        requests_exceptions = require("requests.exceptions", "vault")
         try:
             self.client.auth.token.lookup_self()
         except hvac_exceptions.Forbidden:
             return False
-        except (hvac_exceptions.VaultError, requests_exceptions.RequestException):
+        except _sdk_errors():
             return True  # unknown: do not spend a login on it
         return True
 
@@ -264,7 +262,6 @@ class VaultSecretProvider(SecretProvider):
     def _login_error(self, locator: str) -> Login | SourceError:
         """Log in; return the login, or the error (raised by the caller, unchained)."""
         hvac_exceptions = require("hvac.exceptions", "vault")
-        requests_exceptions = require("requests.exceptions", "vault")
         method = self.auth.method
         where: dict[str, Any] = {"source": self.name, "locator": locator}
         try:
@@ -280,21 +277,20 @@ class VaultSecretProvider(SecretProvider):
                 f"{locator}: Vault {method} login failed; check the role and its credentials",
                 **where,
             )
-        except (hvac_exceptions.VaultError, requests_exceptions.RequestException) as exc:
+        except _sdk_errors() as exc:
             return translate_error(exc, locator)
         except ConfigurationError as exc:  # a credential file missing, empty or insecure
             return InvalidSourceError(f"{locator}: {exc}", **where)
 
     def _renew_locked(self, locator: str) -> None:
         hvac_exceptions = require("hvac.exceptions", "vault")
-        requests_exceptions = require("requests.exceptions", "vault")
         try:
             auth = self.client.auth.token.renew_self()["auth"]
         except hvac_exceptions.Forbidden:
             if self.auth.can_login_again:
                 self._log_in_locked(locator)
             return
-        except (hvac_exceptions.VaultError, requests_exceptions.RequestException):
+        except _sdk_errors():
             # Vault busy or unreachable: the token still works until it expires; try the
             # renewal again a little later, and let the read meet (and report) any outage.
             self._renew_at = self._clock() + max(1.0, (self._expires_at - self._clock()) / 10)
@@ -306,6 +302,13 @@ class VaultSecretProvider(SecretProvider):
         now = self._clock()
         self._renew_at = now + ttl * RENEW_AT
         self._expires_at = now + ttl
+
+
+def _sdk_errors() -> tuple[type[Exception], ...]:
+    """Return the errors a Vault call raises: hvac's, requests', and our session hook's."""
+    hvac_exceptions = require("hvac.exceptions", "vault")
+    requests_exceptions = require("requests.exceptions", "vault")
+    return (hvac_exceptions.VaultError, requests_exceptions.RequestException, VaultRateLimited)
 
 
 def _missing_path_error(exc: Exception, locator: str) -> SourceError | None:
@@ -384,6 +387,14 @@ def translate_error(exc: Exception, locator: str) -> SourceError:
             "cannot connect to Vault; check VAULT_ADDR and that the server is up",
         ),
     )
+    if isinstance(exc, VaultRateLimited):
+        # From our session hook, which read the 429's Retry-After (hvac's error has none).
+        return SourceThrottledError(
+            f"{locator}: {exc}",
+            source="vault",
+            locator=locator,
+            retry_after=exc.retry_after,
+        )
     if isinstance(exc, requests_exceptions.TooManyRedirects):
         # Our hook's message names the status and the Location's host, never a credential.
         return InvalidSourceError(
