@@ -41,7 +41,8 @@ class ConfigFile:
         """Return the whole document, ``{}`` when the file does not exist.
 
         Raises:
-            InvalidSourceError: The file is not a JSON object, or cannot be read.
+            InvalidSourceError: The file is not a JSON object (or not JSON: malformed, not
+                UTF-8, nested too deep, a number too long), or cannot be read.
         """
         # Errors are raised after their except blocks: a decode error keeps the whole text,
         # keys included (`.doc`, `.object`), and would ride along as `__context__`.
@@ -58,6 +59,9 @@ class ConfigFile:
             document = json.loads(text)
         except json.JSONDecodeError as exc:
             problem = f"is not valid JSON (line {exc.lineno}, column {exc.colno})"
+        except (ValueError, RecursionError):
+            # An integer past Python's digit limit, or nesting past the recursion limit.
+            problem = "is not JSON this reader accepts (a number too long, or nested too deep)"
         if problem is not None:
             raise self._invalid(problem)
         if not isinstance(document, dict):

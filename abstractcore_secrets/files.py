@@ -27,14 +27,23 @@ class InsecureFilePolicy(str, enum.Enum):
 
     @classmethod
     def from_environment(cls) -> InsecureFilePolicy:
-        """Read the policy from ``ABSTRACTCORE_SECRETS_INSECURE_FILES`` (default ``refuse``)."""
-        raw = os.environ.get(envvars.INSECURE_FILES, cls.REFUSE.value).strip().lower()
-        try:
-            return cls(raw)
-        except ValueError:
+        """Read the policy from ``ABSTRACTCORE_SECRETS_INSECURE_FILES`` (default ``refuse``).
+
+        Set but empty (or blank) reads as unset, as the chain settings read it.
+
+        Raises:
+            ConfigurationError: The variable holds something else than a policy.
+        """
+        raw = os.environ.get(envvars.INSECURE_FILES, "").strip().lower() or cls.REFUSE.value
+        # Looked up, not tried: the enum's ValueError would repeat the value as __context__,
+        # and a key pasted into the wrong variable must not travel on with the error.
+        policy = {policy.value: policy for policy in cls}.get(raw)
+        if policy is None:
             raise ConfigurationError(
-                f"{envvars.INSECURE_FILES}={raw!r} is not a policy; use 'refuse' or 'warn'"
-            ) from None
+                f"{envvars.INSECURE_FILES} is not a policy ({len(raw)} characters); "
+                "use 'refuse' or 'warn'"
+            )
+        return policy
 
 
 class InsecureFileWarning(UserWarning):

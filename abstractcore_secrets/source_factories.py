@@ -6,6 +6,8 @@ the wrong type is a ``ConfigurationError`` naming the file, the option and what 
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -65,12 +67,17 @@ _AZURE: _Schema = {
 def checked_options(raw: Mapping[str, Any], schema: _Schema, where: str) -> dict[str, Any]:
     """Return ``raw`` with numbers converted, or raise naming the bad option.
 
+    An unknown option's name is repeated only when it reads as a name (it may be a key
+    pasted in the wrong place); a number must be finite and within a float's range.
+
     Raises:
         ConfigurationError: An option is unknown or of the wrong type.
     """
-    unknown = sorted(set(raw) - set(schema))
+    unknown = sorted(shown(name) for name in set(raw) - set(schema))
     if unknown:
-        raise ConfigurationError(f"{where} has unknown options {unknown}; known: {sorted(schema)}")
+        raise ConfigurationError(
+            f"{where} has unknown options [{', '.join(unknown)}]; known: {sorted(schema)}"
+        )
     options: dict[str, Any] = {}
     for name, value in raw.items():
         expected = schema[name]
@@ -79,6 +86,8 @@ def checked_options(raw: Mapping[str, Any], schema: _Schema, where: str) -> dict
             and isinstance(value, (int, float))
             and not isinstance(value, bool)
         ):
+            if not _finite(value):
+                raise ConfigurationError(f"{where}.{name} must be a finite number")
             options[name] = expected(value)
         elif expected is object or isinstance(value, expected):
             options[name] = value
@@ -87,6 +96,33 @@ def checked_options(raw: Mapping[str, Any], schema: _Schema, where: str) -> dict
                 f"{where}.{name} must be a {expected.__name__}, not {type(value).__name__}"
             )
     return options
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer past a float's range
+        return False
+
+
+# What a message may repeat of a setting: a short name. Anything else may be a key.
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,16}")
+
+
+def shown(value: object) -> str:
+    """Return ``value`` as a message may show it: a short name or number, else its kind.
+
+    A key pasted into the wrong setting must not travel on into logs with the error.
+    """
+    if isinstance(value, str):
+        return repr(value) if _NAME.fullmatch(value) else f"(a text of {len(value)} characters)"
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int):
+        return repr(value) if abs(value) < 10**16 else "(a very large integer)"
+    if isinstance(value, float):
+        return repr(value)
+    return f"(a JSON {'array' if isinstance(value, list) else type(value).__name__})"
 
 
 def _where(settings: ChainSettings, name: str) -> str:

@@ -95,3 +95,23 @@ def test_no_token_reaches_the_server_a_writable_file_names(openbao, tmp_path, mo
         assert listener.requests == 0
     finally:
         listener.stop()
+
+
+class TestSourceOptionsNeverEchoAKey:
+    KEY = "sk-proj-" + "Q" * 40
+
+    def test_an_unknown_option_shaped_like_a_key_is_not_repeated(self, config_path):
+        """A key pasted as an option name is refused by its length, never by its text."""
+        _write(config_path, {"sources": {"vault": {self.KEY: "x"}}})
+        with pytest.raises(ConfigurationError) as raised:
+            build_secrets_manager(load_settings(config_path=config_path))
+        assert "unknown options [(a text of 48 characters)]" in str(raised.value)
+        assert self.KEY not in repr(raised.value)
+
+    @pytest.mark.parametrize("number", [float("inf"), float("nan"), 10**400])
+    def test_a_number_past_a_floats_range_is_a_configuration_error(self, config_path, number):
+        """Infinity, NaN or a 400-digit timeout is refused with the option's name."""
+        # JSON's encoder writes these as Infinity, NaN and a 401-digit integer.
+        _write(config_path, {"sources": {"aws": {"region": "eu-west-1", "read_timeout": number}}})
+        with pytest.raises(ConfigurationError, match=r"sources.aws.read_timeout must be a finite"):
+            build_secrets_manager(load_settings(config_path=config_path))

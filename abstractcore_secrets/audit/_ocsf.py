@@ -60,7 +60,7 @@ def to_ocsf(event: Mapping[str, Any]) -> dict[str, Any]:
     host_key = "hostname" if host and len(host) <= 253 and _HOSTNAME_T.fullmatch(host) else "name"
     service = _text(event.get("service.name"))
     provider = _text(event.get("provider"))
-    resource_uid = _text(event.get("locator")) or f"provider:{provider}"
+    resource_uid = _text(event.get("locator")) or _text(f"provider:{provider}")
     record: dict[str, Any] = {
         "class_uid": 6003,
         "class_name": "API Activity",
@@ -115,6 +115,9 @@ def to_ocsf(event: Mapping[str, Any]) -> dict[str, Any]:
             "previous_fingerprint": event.get("previous_fingerprint"),
             "attempts": event.get("attempts"),
             "error_type": event.get("error.type"),
+            # Served while a source was down: the older value, or a lower source's.
+            "stale": event.get("stale") or None,
+            "degraded": event.get("degraded") or None,
         },
     }
     if not success:

@@ -43,6 +43,7 @@ CSV_COLUMNS = (
     "source",
     "outcome",
     "stale",
+    "degraded",
     "cache_hit",
     "locator",
     "version",
@@ -210,21 +211,34 @@ def _csv_row(cells: Iterable[object]) -> str:
 _CRLF = "\r\n"
 # OWASP's CSV injection list, plus the full-width signs some spreadsheets also read as formulas.
 _FORMULA_STARTS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+# Invisible characters that are not whitespace to str.lstrip but that a spreadsheet may drop
+# (a byte order mark, zero-width spaces and joiners) before reading the formula sign.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 
 
 def _cell(value: object) -> object:
     """Neutralise text a spreadsheet would run as a formula.
 
-    A formula sign (=, +, -, @) at the start, or after leading blanks (spaces, TAB, CR, LF),
-    which spreadsheets skip, and a leading TAB or CR themselves: each gets a leading quote.
+    A formula sign (=, +, -, @) at the start, or after leading blanks (spaces, TAB, CR, LF,
+    any Unicode space) or invisible characters (a BOM, zero-width spaces), which spreadsheets
+    may skip, and a leading TAB or CR themselves: each gets a leading quote.
     """
     if value is None:
         return ""
     if isinstance(value, str) and (
-        value[:1] in ("\t", "\r") or value.lstrip()[:1] in _FORMULA_STARTS
+        value[:1] in ("\t", "\r") or _lstrip_invisible(value)[:1] in _FORMULA_STARTS
     ):
         return "'" + value
     return value
+
+
+def _lstrip_invisible(text: str) -> str:
+    """Strip leading whitespace and invisible characters, however interleaved."""
+    while True:
+        stripped = text.lstrip().lstrip(_INVISIBLE)
+        if stripped == text:
+            return text
+        text = stripped
 
 
 def csv_header() -> str:
@@ -279,11 +293,23 @@ def to_cef(event: Mapping[str, Any]) -> str:
 
 
 def _cef_header(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|")
+    return _cef_line_breaks(text.replace("\\", "\\\\").replace("|", "\\|"))
 
 
 def _cef_value(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("=", "\\=").replace("\n", "\\n").replace("\r", "\\r")
+    return _cef_line_breaks(text.replace("\\", "\\\\").replace("=", "\\="))
+
+
+# Every character str.splitlines() breaks at: CEF escapes CR as \r; the others, which a
+# reader may also take for the end of the line, as \n. Headers too: a field there must not
+# start a forged record on a line of its own.
+_CEF_LINE_BREAKS = str.maketrans(
+    {"\r": "\\r"} | dict.fromkeys("\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029", "\\n")
+)
+
+
+def _cef_line_breaks(text: str) -> str:
+    return text.translate(_CEF_LINE_BREAKS)
 
 
 RENDERERS: Mapping[str, Callable[[Mapping[str, Any]], str]] = {
