@@ -3,7 +3,9 @@
 - A found key is kept until a random point in ``[ttl/2, ttl]`` (jitter spreads the
   refreshes of many processes), then refreshed through the chain.
 - Concurrent callers of a key that is not cached share one trip through the chain
-  (single-flight), whatever its outcome.
+  (single-flight), whatever its outcome. A caller that joins waits at most its own
+  deadline (``Resilience.deadline_scope``; 15 s outside one), then gets the stale value
+  within ``max_stale``, else an error: a fetch stuck on a server holds up no one for long.
 - A source's miss is remembered for ``negative_ttl`` (as attempt middleware: the chain
   still runs, so the environment and files are read fresh, but a remote source that had
   no such key is not asked again until then).
@@ -11,6 +13,12 @@
   value is served, marked ``stale``, until ``max_stale`` past its refresh time; the sources
   are tried again every ``stale_retry``. A denial, a deletion or an invalid answer drops the
   value at once.
+- When the source of the cached value fails and a lower source answers instead (the
+  resolution is ``degraded``), the cached value is preferred the same way, served stale
+  within ``max_stale``: an outage never silently swaps one key for another. Past
+  ``max_stale``, or with nothing cached, the lower source's answer is served, marked
+  ``degraded``, and cached for ``stale_retry`` at most so that the failed source is asked
+  again soon.
 - Only values from sources that allow caching are kept (the environment and files do not,
   so their edits show at once).
 - ``invalidate()`` starts a new generation (per provider, or of everything): a caller
@@ -31,9 +39,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import ConfigurationError, ErrorCategory
+from .errors import ConfigurationError, ErrorCategory, ResolutionError, SourceTimeoutError
 from .middleware import AttemptHandler, AttemptRequest, Handler, ResolveRequest
-from .resolution import Attempt, Outcome, Resolution
+from .resilience import time_left
+from .resolution import Attempt, Outcome, Resolution, failed_attempts
 
 # (global generation, the provider's generation): invalidate() bumps one of them.
 _Generation = tuple[int, int]
@@ -57,8 +66,16 @@ class _Entry:
         self.hit = dataclasses.replace(resolution, cache_hit=True, attempts=(), duration=0.0)
 
 
+_FOLLOW_LIMIT = 15.0
+"""Seconds a caller outside any resolution deadline waits for another caller's fetch."""
+
+
 class _Flight:
-    """One trip through the chain that concurrent callers of a key wait for."""
+    """One trip through the chain that concurrent callers of a key wait for.
+
+    Each follower waits at most its own deadline (``Resilience.deadline_scope``); the
+    flight goes on for the leader and the followers still within theirs.
+    """
 
     def __init__(self, generation: _Generation) -> None:
         self.generation = generation
@@ -134,7 +151,7 @@ class ResolutionCache:
             if flight is None or leader:
                 flight = self._flights[provider] = _Flight(generation)
         if not leader:
-            return self._follow(flight)
+            return self._follow(provider, flight)
         try:
             flight.result = self._settle(provider, call_next(request), flight.generation)
         except BaseException as exc:
@@ -194,12 +211,34 @@ class ResolutionCache:
             self._entries.pop(provider, None)
             self._misses = {key: value for key, value in self._misses.items() if key[1] != provider}
 
-    def _follow(self, flight: _Flight) -> Resolution:
-        flight.done.wait()
+    def _follow(self, provider: str, flight: _Flight) -> Resolution:
+        limit = time_left()
+        started = time.perf_counter()
+        if not flight.done.wait(_FOLLOW_LIMIT if limit is None else limit):
+            return self._gave_up(provider, flight, time.perf_counter() - started)
         if flight.error is not None:
             raise flight.error
         assert flight.result is not None  # noqa: S101 - set whenever error is not
         return flight.result
+
+    def _gave_up(self, provider: str, flight: _Flight, waited: float) -> Resolution:
+        """Answer a follower whose deadline passed: stale within ``max_stale``, else an error."""
+        cause = SourceTimeoutError(
+            f"the fetch of {provider!r} this caller joined did not end within its deadline "
+            f"(waited {waited:.1f} s); it goes on for the callers still waiting"
+        )
+        error = ResolutionError(
+            f"resolving {provider!r} failed: {cause}",
+            Resolution(provider, Outcome.ERROR, duration=waited),
+        )
+        error.__cause__ = cause
+        failed = Resolution(provider, Outcome.ERROR, error=error, duration=waited)
+        with self._guard:
+            if self._generation(provider) == flight.generation:  # else: the value was revoked
+                stale = self._serve_stale(provider, failed, self._clock())
+                if stale is not None:
+                    return stale
+        return failed
 
     def _fresh_hit(self, provider: str) -> Resolution | None:
         entry = self._entries.get(provider)
@@ -216,12 +255,18 @@ class ResolutionCache:
         with self._guard:
             if self._generation(provider) != generation:
                 return resolution  # invalidated while we fetched: keep nothing
-            if resolution.outcome is Outcome.ERROR and _is_outage(resolution):
+            if (resolution.outcome is Outcome.ERROR and _is_outage(resolution)) or (
+                resolution.degraded and self._cached_source_failed(provider, resolution)
+            ):
+                # Sources are down, or a lower source answered because the one that gave
+                # the cached value is: the cached value, within max_stale, is preferred.
                 stale = self._serve_stale(provider, resolution, now)
                 if stale is not None:
                     return stale
             if resolution.outcome is Outcome.FOUND and resolution.cacheable:
                 refresh_at = now + self.ttl * (0.5 + 0.5 * self._jitter())
+                if resolution.degraded:  # the failed source is asked again soon
+                    refresh_at = min(refresh_at, now + self.stale_retry)
                 self._entries[provider] = _Entry(
                     resolution, refresh_at, refresh_at + self.max_stale
                 )
@@ -229,12 +274,28 @@ class ResolutionCache:
                 self._entries.pop(provider, None)
         return resolution
 
+    def _cached_source_failed(self, provider: str, resolution: Resolution) -> bool:
+        """Whether the source of ``provider``'s cached value was down in ``resolution``.
+
+        Down only (unavailable, timeout, throttled): a denial under a policy that lets the
+        chain go on still drops the cached value, as it would without a lower source.
+        """
+        entry = self._entries.get(provider)
+        if entry is None:
+            return False
+        return any(
+            a.source == entry.resolution.source and a.category in _OUTAGES
+            for a in failed_attempts(resolution.attempts)
+        )
+
     def _serve_stale(self, provider: str, failed: Resolution, now: float) -> Resolution | None:
         entry = self._entries.get(provider)
         if entry is None or now >= entry.keep_until:
             return None
+        failures = failed_attempts(failed.attempts)
+        error = failed.error or (failures[-1].error if failures else None)
         # Hits until the next retry are stale too: the entry now serves the stale form.
-        entry.serve(dataclasses.replace(entry.resolution, stale=True, error=failed.error))
+        entry.serve(dataclasses.replace(entry.resolution, stale=True, error=error))
         entry.refresh_at = min(now + self.stale_retry, entry.keep_until)
         return dataclasses.replace(
             entry.resolution, cache_hit=True, attempts=failed.attempts, duration=failed.duration

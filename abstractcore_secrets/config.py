@@ -39,7 +39,7 @@ from .manager import SecretsManager
 from .redaction import default_policy
 from .redaction.processors import install_logging_redaction
 from .resilience import Resilience, RetryPolicy
-from .source_factories import MANAGED_SOURCES, SOURCE_FACTORIES, checked_options
+from .source_factories import MANAGED_SOURCES, SOURCE_FACTORIES, checked_options, shown
 from .telemetry.stack import observability_middleware
 
 if TYPE_CHECKING:
@@ -79,17 +79,21 @@ def load_settings(
         _check_settings_file(config.path, environ)
     profile = environ.get(envvars.PROFILE) or section.get("profile")
     if profile is not None:
+        if not isinstance(profile, str):
+            raise ConfigurationError(f"{config.path} secrets.profile must be a profile name")
         profiles = _as_dict(section.get("profiles", {}), "secrets.profiles", config.path)
         if profile not in profiles:
-            known = ", ".join(sorted(profiles)) or "none defined"
+            known = ", ".join(sorted(map(shown, profiles))) or "none defined"
             raise ConfigurationError(
-                f"profile {profile!r} is not in {config.path} secrets.profiles ({known}); "
+                f"profile {shown(profile)} is not in {config.path} secrets.profiles ({known}); "
                 f"define it there or change {envvars.PROFILE}"
             )
         section = _deep_merge(
-            section, _as_dict(profiles[profile], f"profile {profile}", config.path)
+            section, _as_dict(profiles[profile], f"profile {shown(profile)}", config.path)
         )
     sources = _as_dict(section.get("sources", {}), "secrets.sources", config.path)
+    for name, options in sources.items():
+        _as_dict(options, f"secrets.sources.{shown(name)}", config.path)
     cache = _as_dict(section.get("cache", {}), "secrets.cache", config.path)
     return ChainSettings(
         config_path=config.path,
@@ -174,7 +178,8 @@ def build_secrets_manager(
     return SecretsManager(
         chain,
         cache=cache,
-        middleware=middleware,
+        # The deadline scope sits just outside the cache, so that it bounds waits there too.
+        middleware=[*middleware, resilience.deadline_scope],
         attempt_middleware=[*attempt_middleware, resilience],
     )
 
@@ -189,6 +194,7 @@ def _audit_middleware(settings: ChainSettings, telemetry: Telemetry | None) -> A
     journal_path = options.get("journal")
     if journal_path:
         from .audit.journal import Journal, default_signing_key_path, load_signing_key
+        from .audit.sinks import fan_out
 
         key_path = Path(options.get("signing_key") or default_signing_key_path()).expanduser()
         problem = None
@@ -202,6 +208,9 @@ def _audit_middleware(settings: ChainSettings, telemetry: Telemetry | None) -> A
                     "fsync", "always" if options.get("failure_mode") == "block" else "batch"
                 ),
                 max_bytes=options.get("max_bytes"),
+                # Checkpoints and alarms leave the host too, by the other sinks (OTLP).
+                on_checkpoint=fan_out(sinks),
+                on_alarm=fan_out(sinks),
             )
         except OSError as exc:
             problem = type(exc).__name__
@@ -235,7 +244,14 @@ def _seal(journal: Any) -> None:  # noqa: ANN401 - a Journal
         )
 
 
-_RESILIENCE = {"attempts": int, "timeout": float, "failure_threshold": int, "reset_timeout": float}
+_RESILIENCE = {
+    "attempts": int,
+    "timeout": float,
+    "deadline": float,
+    "workers": int,
+    "failure_threshold": int,
+    "reset_timeout": float,
+}
 
 
 def _chain(
@@ -254,10 +270,10 @@ def _chain(
     else:
         managed = [name for name in MANAGED_SOURCES if name in sources]
         return ("env", *managed, "config")
-    unknown = [name for name in names if name not in SOURCE_FACTORIES]
+    unknown = [shown(name) for name in names if name not in SOURCE_FACTORIES]
     if unknown or not names:
         raise ConfigurationError(
-            f"{where} names unknown sources {unknown or '(none given)'}; "
+            f"{where} names unknown sources [{', '.join(unknown) or '(none given)'}]; "
             f"known: {', '.join(SOURCE_FACTORIES)}"
         )
     if len(set(names)) != len(names):
@@ -274,10 +290,13 @@ def _seconds(
         raw, where = cache.get(key, default), f"secrets.cache.{key}"
     try:
         value = float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"{where}={raw!r} is not a number of seconds") from None
+    except (TypeError, ValueError, OverflowError):
+        # OverflowError: an integer past a float's range, read as too large below.
+        value = math.inf if isinstance(raw, int) else math.nan
+    if math.isnan(value) and not isinstance(raw, float):
+        raise ConfigurationError(f"{where}={shown(raw)} is not a number of seconds")
     if not math.isfinite(value) or value < 0:
-        raise ConfigurationError(f"{where}={raw!r} must be a finite number, 0 or more seconds")
+        raise ConfigurationError(f"{where}={shown(raw)} must be a finite number, 0 or more seconds")
     return value
 
 
@@ -314,12 +333,14 @@ def _check_settings_file(path: Path, environ: Mapping[str, str]) -> None:
 
 def _insecure_policy(environ: Mapping[str, str], section: Mapping[str, Any]) -> InsecureFilePolicy:
     raw = environ.get(envvars.INSECURE_FILES) or section.get("insecure_files", "refuse")
-    try:
-        return InsecureFilePolicy(str(raw).lower())
-    except ValueError:
+    # Looked up, not tried: the enum's ValueError would repeat the value as __context__.
+    policies = {policy.value: policy for policy in InsecureFilePolicy}
+    policy = policies.get(str(raw).lower())
+    if policy is None:
         raise ConfigurationError(
-            f"insecure_files={raw!r} is not a policy; use 'refuse' or 'warn'"
-        ) from None
+            f"insecure_files={shown(raw)} is not a policy; use 'refuse' or 'warn'"
+        )
+    return policy
 
 
 def _as_dict(value: object, where: str, path: Path) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from .provider_names import validate_provider
 from .providers.base import SecretProvider
 from .providers.config import ConfigFileSecretProvider
 from .providers.environment import EnvironmentSecretProvider
-from .resolution import Attempt, Outcome, Resolution, SecretRecord
+from .resolution import Attempt, Outcome, Resolution, SecretRecord, failed_attempts
 from .secret import Secret
 
 _DEFAULT_CACHE = object()
@@ -278,6 +278,8 @@ class SecretsManager:
             attempts=attempts,
             cacheable=cacheable,
             duration=time.perf_counter() - started,
+            # A higher source failed and the policy let a lower one answer: say so.
+            degraded=bool(failed_attempts(attempts[:-1])),
         )
 
     @staticmethod

@@ -118,6 +118,9 @@ class Resolution:
         attempts: Every source consulted, in order: the provenance.
         cache_hit: Served from the cache without consulting the sources.
         stale: Served from the cache past its refresh time because the sources failed.
+        degraded: Answered by a lower source because a higher one failed (down, slow,
+            throttled): the answer is not the one the chain would give with every source
+            up. :attr:`degraded_reasons` says which sources failed and why.
         cacheable: Whether a cache may keep this value (its source allows it).
         duration: Seconds this resolution took.
         error: Why it was denied or failed.
@@ -137,11 +140,23 @@ class Resolution:
     cacheable: bool = False
     duration: float = 0.0
     error: SecretsError | None = None
+    degraded: bool = False
 
     @property
     def found(self) -> bool:
         """Whether a value was resolved."""
         return self.outcome is Outcome.FOUND
+
+    @property
+    def degraded_reasons(self) -> tuple[str, ...]:
+        """``source: error type`` of each source that failed before the one that answered.
+
+        Empty unless :attr:`degraded` or :attr:`stale`: then it names what the answer is
+        standing in for.
+        """
+        if not (self.degraded or self.stale):
+            return ()
+        return tuple(f"{a.source}: {a.error_type}" for a in failed_attempts(self.attempts))
 
     def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
         if self.value is not None:
@@ -150,6 +165,11 @@ class Resolution:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Resolution:
         return _deepcopy_fields(self, memo)
+
+
+def failed_attempts(attempts: tuple[Attempt, ...]) -> tuple[Attempt, ...]:
+    """Return the attempts whose source failed (an error other than a plain miss)."""
+    return tuple(a for a in attempts if a.error is not None and a.outcome is not Outcome.NOT_FOUND)
 
 
 def _refuse_pickling() -> NoReturn:

@@ -44,6 +44,7 @@ class TestAuditMiddleware:
             "source",
             "outcome",
             "stale",
+            "degraded",
             "cache_hit",
             "attempts",
             "locator",

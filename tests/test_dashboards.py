@@ -35,6 +35,7 @@ ALERTS = (
     "AbstractcoreSecretsErrorBudgetSlowBurn",
     "AbstractcoreSecretsSourceDown",
     "AbstractcoreSecretsServingStale",
+    "AbstractcoreSecretsServingDegraded",
     "AbstractcoreSecretsDenialSpike",
     "AbstractcoreSecretsAuditRecordFailed",
     "AbstractcoreSecretsKeyPastRotation",
@@ -51,7 +52,10 @@ RUNBOOK_PANELS: dict[tuple[str, str], set[str]] = {
     ("secrets-access.json", "Denials by provider, source and principal"): {
         "AbstractcoreSecretsDenialSpike"
     },
-    ("secrets-access.json", "Stale serving"): {"AbstractcoreSecretsServingStale"},
+    ("secrets-access.json", "Stale or degraded serving"): {
+        "AbstractcoreSecretsServingStale",
+        "AbstractcoreSecretsServingDegraded",
+    },
     ("secrets-access.json", "Rotations by provider and source"): {
         "AbstractcoreSecretsKeyPastRotation"
     },
@@ -71,7 +75,10 @@ RUNBOOK_PANELS: dict[tuple[str, str], set[str]] = {
     },
     ("resolution-health.json", "Circuit state by source"): {"AbstractcoreSecretsSourceDown"},
     ("resolution-health.json", "Retries by source"): {"AbstractcoreSecretsSourceDown"},
-    ("resolution-health.json", "Stale serving by source"): {"AbstractcoreSecretsServingStale"},
+    ("resolution-health.json", "Stale or degraded serving by source"): {
+        "AbstractcoreSecretsServingStale",
+        "AbstractcoreSecretsServingDegraded",
+    },
     ("audit-trail.json", "Audit records by result"): {"AbstractcoreSecretsAuditRecordFailed"},
     ("audit-trail.json", "Audit records by sink and result"): {
         "AbstractcoreSecretsAuditRecordFailed"

@@ -52,6 +52,7 @@ ALERT_ROUTING = {
     "AbstractcoreSecretsErrorBudgetTicketBurn": {"severity": "ticket", "team": "sre"},
     "AbstractcoreSecretsSourceDown": {"severity": "page", "team": "sre"},
     "AbstractcoreSecretsServingStale": {"severity": "ticket", "team": "sre"},
+    "AbstractcoreSecretsServingDegraded": {"severity": "ticket", "team": "sre"},
     "AbstractcoreSecretsLookupLatencyHigh": {"severity": "ticket", "team": "sre"},
     "AbstractcoreSecretsDenialSpike": {"severity": "page", "team": "security"},
     "AbstractcoreSecretsAuditRecordFailed": {"severity": "page", "team": "compliance"},

@@ -76,6 +76,8 @@ class TestOutcomesOverOTLP:
             "secrets.outcome": "found",
             "secrets.cache_hit": False,
             "secrets.stale": False,
+            "secrets.degraded": True,  # azure, higher in the chain, was down
+            "error.type": "unavailable",
             "secrets.locator": "vault:openai",
             "enduser.id": "alice",
         }
@@ -127,20 +129,23 @@ class TestOutcomesOverOTLP:
         points = receiver.metrics()
         resolutions = [p for p in points if p["name"] == "abstractcore.secrets.resolution.duration"]
         assert {p["unit"] for p in resolutions} == {"s"}
+        fetched = {
+            "secrets.provider": "openai",
+            "secrets.source": "vault",
+            "secrets.outcome": "found",
+            "secrets.cache_hit": False,
+            "secrets.stale": False,
+        }
         found = [
-            p
-            for p in resolutions
-            if p["attributes"]
-            == {
-                "secrets.provider": "openai",
-                "secrets.source": "vault",
-                "secrets.outcome": "found",
-                "secrets.cache_hit": False,
-                "secrets.stale": False,
-            }
+            p for p in resolutions if p["attributes"] == {**fetched, "secrets.degraded": False}
+        ]
+        degraded = [
+            p for p in resolutions if p["attributes"] == {**fetched, "secrets.degraded": True}
         ]
         assert found
-        assert found[-1]["value"] == 2  # found, then refreshed after rotation
+        assert degraded
+        assert found[-1]["value"] == 1  # refreshed after rotation, every source up
+        assert degraded[-1]["value"] == 1  # the first, while azure was down
         keys = {key for p in points for key in p["attributes"]}
         assert keys <= {
             "secrets.provider",
@@ -148,6 +153,7 @@ class TestOutcomesOverOTLP:
             "secrets.outcome",
             "secrets.cache_hit",
             "secrets.stale",
+            "secrets.degraded",
             "error.type",
             "sink",
             "result",
@@ -194,6 +200,8 @@ class TestOutcomesOverOTLP:
                 "outcome",
                 "locator",
                 "stale",
+                "degraded",
+                "error.type",
                 "cache_hit",
                 "service.name",
                 "seq",
@@ -204,10 +212,23 @@ class TestOutcomesOverOTLP:
             "outcome": "found",
             "locator": "vault:openai",
             "stale": False,
+            "degraded": True,
+            "error.type": "unavailable",
             "cache_hit": False,
             "service.name": "telemetry-app",
             "seq": 1,
         }
+        # Served while a source was down: a warning, like a denial or a failure.
+        assert [r["severity_text"] for r in records] == [
+            "WARN",
+            "WARN",
+            "INFO",
+            "WARN",
+            "INFO",
+            "INFO",
+            "WARN",
+            "WARN",
+        ]
         assert first["user.id"] == "alice"
         assert "user.os_user" in first
         assert first["fingerprint"].startswith("hmac-sha256:")

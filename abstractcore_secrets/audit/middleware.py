@@ -1,7 +1,7 @@
 """``AuditMiddleware``: one structured event per resolution, and one per rotation.
 
 Fields (docs/telemetry.md): time, seq, event_id, event, provider, source, outcome, stale,
-cache_hit, attempts, locator, version, fingerprint, user, service.name, host.name,
+degraded, cache_hit, attempts, locator, version, fingerprint, user, service.name, host.name,
 process.pid, trace_id, span_id, source_request_id, duration_ms, error.type, error.message.
 The event is scrubbed by the redaction policy before any sink sees it.
 """
@@ -152,6 +152,7 @@ class AuditMiddleware:
             "source": resolution.source,
             "outcome": resolution.outcome.value,
             "stale": resolution.stale,
+            "degraded": resolution.degraded,
             "cache_hit": resolution.cache_hit,
             "attempts": [
                 {
@@ -175,7 +176,7 @@ class AuditMiddleware:
             "source_request_id": resolution.request_id,
             "duration_ms": round(duration * 1e3, 3),
             "error.type": failed[-1].error_type
-            if failed and (not resolution.found or resolution.stale)
+            if failed and (not resolution.found or resolution.stale or resolution.degraded)
             else None,
             "error.message": None if error is None else str(error),
         }

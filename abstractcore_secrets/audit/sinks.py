@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import _logs
@@ -47,12 +47,13 @@ class LoggingSink:
         """Emit one event."""
         import structlog
 
+        level = logging.WARNING if is_warning(event) else logging.INFO
         if structlog.is_configured():
-            structlog.get_logger(self.logger_name).info(**event)
+            structlog.get_logger(self.logger_name).log(level, **event)
             return
         logger = logging.getLogger(self.logger_name)
-        if logger.isEnabledFor(logging.INFO):  # silent by default: do not even serialise
-            logger.info(json.dumps(event, default=str))
+        if logger.isEnabledFor(level):  # silent by default: do not even serialise
+            logger.log(level, json.dumps(event, default=str))
 
 
 class OTelLogSink:
@@ -78,9 +79,7 @@ class OTelLogSink:
 
     def __call__(self, event: Mapping[str, Any]) -> None:
         """Emit one event."""
-        severity = _logs.SeverityNumber.INFO
-        if event.get("outcome") in ("denied", "error"):
-            severity = _logs.SeverityNumber.WARN
+        severity = _logs.SeverityNumber.WARN if is_warning(event) else _logs.SeverityNumber.INFO
         self._logger.emit(
             timestamp=_unix_nanos(event.get("time")),
             event_name=str(event["event"]),
@@ -89,6 +88,45 @@ class OTelLogSink:
             severity_number=severity,
             severity_text=severity.name,
         )
+
+
+def is_warning(event: Mapping[str, Any]) -> bool:
+    """Whether ``event`` is recorded at WARN: a key refused or failed, or one served while
+    a source was down (``stale``: an older value; ``degraded``: a lower source's).
+    """
+    return (
+        event.get("outcome") in ("denied", "error")
+        or event.get("stale") is True
+        or event.get("degraded") is True
+        or event.get("event") == "audit.alarm"  # the journal found tampering
+    )
+
+
+def fan_out(sinks: Iterable[Callable[[dict[str, Any]], None]]) -> Callable[[dict[str, Any]], None]:
+    """Return a hook that sends an event to each of ``sinks`` (as they are now).
+
+    For the journal's ``on_checkpoint`` and ``on_alarm``: its checkpoints and alarms then
+    leave the host by the same ways as the audit events (the OTel log sink ships them over
+    OTLP). A failing sink is logged and skipped; the others still receive the event.
+
+    Args:
+        sinks: Audit sinks, without the journal itself.
+    """
+    targets = tuple(sinks)
+
+    def send(event: dict[str, Any]) -> None:
+        for sink in targets:
+            try:
+                sink(event)
+            except Exception:  # one sink's failure must not stop the others
+                logging.getLogger(AUDIT_LOGGER).warning(
+                    "audit sink %r failed on %s",
+                    getattr(sink, "name", "?"),
+                    event.get("event"),
+                    exc_info=True,
+                )
+
+    return send
 
 
 def otlp_attributes(event: Mapping[str, Any]) -> dict[str, str | bool | int | float]:

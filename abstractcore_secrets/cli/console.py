@@ -41,6 +41,7 @@ def resolution_row(resolution: Resolution) -> dict[str, Any]:
         "fingerprint": resolution.fingerprint,
         "cache_hit": resolution.cache_hit,
         "stale": resolution.stale,
+        "degraded": resolution.degraded,
         "attempts": [
             {
                 "source": a.source,
@@ -52,6 +53,18 @@ def resolution_row(resolution: Resolution) -> dict[str, Any]:
         ],
         "error": None if resolution.error is None else str(resolution.error),
     }
+
+
+def warn_if_standing_in(resolution: Resolution) -> None:
+    """Warn on standard error when a key was served while a source was down."""
+    reasons = ", ".join(resolution.degraded_reasons) or "sources failed"
+    if resolution.stale:
+        warn(
+            f"{resolution.provider}: {resolution.source} answer served stale from the cache "
+            f"({reasons})"
+        )
+    elif resolution.degraded:
+        warn(f"{resolution.provider}: degraded, answered by {resolution.source} ({reasons})")
 
 
 def print_json(data: object) -> None:

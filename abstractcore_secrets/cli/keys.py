@@ -38,7 +38,8 @@ def get_command(provider: str, reveal: bool, as_json: bool) -> None:
             [console.resolution_row(resolution)],
             ("provider", "outcome", "source", "locator", "version", "fingerprint"),
         )
-    if resolution.error is not None:
+    console.warn_if_standing_in(resolution)
+    if resolution.error is not None and not resolution.found:
         console.fail_for(resolution.error)
     raise SystemExit(int(console.exit_code_for([resolution])))
 

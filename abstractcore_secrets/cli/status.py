@@ -43,5 +43,7 @@ def status_command(providers: tuple[str, ...], as_json: bool) -> None:
         console.say(f"config:  {settings.config_path}")
         console.say("")
         console.print_table(rows, ("provider", "outcome", "source", "locator", "fingerprint"))
+    for resolution in resolutions:
+        console.warn_if_standing_in(resolution)
     if providers:
         raise SystemExit(int(console.exit_code_for(resolutions)))

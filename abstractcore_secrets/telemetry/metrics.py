@@ -1,7 +1,7 @@
 """Metrics middleware: resolution and lookup durations, secret age, circuit state.
 
-Attributes are bounded: provider, source, outcome, cache_hit, stale, error.type. Never a
-value, a fingerprint, a user or a path.
+Attributes are bounded: provider, source, outcome, cache_hit, stale, degraded, error.type.
+Never a value, a fingerprint, a user or a path.
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ class MetricsMiddleware:
             names.OUTCOME: resolution.outcome.value,
             names.CACHE_HIT: resolution.cache_hit,
             names.STALE: resolution.stale,
+            names.DEGRADED: resolution.degraded,
         }
         failed = [a.error_type for a in resolution.attempts if a.error is not None]
         if resolution.outcome in (Outcome.DENIED, Outcome.ERROR) and failed:

@@ -119,6 +119,7 @@ def resolution_attributes(resolution: Resolution) -> dict[str, Any]:
         names.OUTCOME: resolution.outcome.value,
         names.CACHE_HIT: resolution.cache_hit,
         names.STALE: resolution.stale,
+        names.DEGRADED: resolution.degraded,
     }
     if resolution.locator:
         attributes[names.LOCATOR] = resolution.locator
@@ -133,7 +134,7 @@ def resolution_attributes(resolution: Resolution) -> dict[str, Any]:
 
 
 def _error_type(resolution: Resolution) -> str | None:
-    if resolution.outcome not in _FAILED and not resolution.stale:
+    if resolution.outcome not in _FAILED and not (resolution.stale or resolution.degraded):
         return None
     failed = [a.error_type for a in resolution.attempts if a.error is not None]
     return failed[-1] if failed else resolution.outcome.value

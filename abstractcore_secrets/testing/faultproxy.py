@@ -1,21 +1,25 @@
 """A fault-injecting HTTP reverse proxy on loopback: a tiny Toxiproxy for tests.
 
 Put it in front of a real server (OpenBao, moto), point the client at its address, and while
-the test runs make it answer with an error, stall, hang up, or go away::
+the test runs make it answer with an error, stall, trickle, hang up, or go away::
 
     with FaultProxy(server.address) as proxy:
         proxy.respond(503, b'{"errors":["Vault is sealed"]}', times=1)
+        proxy.trickle(0.5)  # the real answer, one byte every half second
         proxy.stop()  # connection refused: the server went down
         proxy.start()  # the same port again: the server came back
 
-Plain HTTP on both sides. Request bodies are read by Content-Length or chunked encoding; the
-upstream's answer is read whole and passed on with a Content-Length. Nothing is logged:
-requests and answers carry tokens and secret values.
+Plain HTTP on both sides, unless given TLS contexts: ``tls`` to serve HTTPS to the client,
+``upstream_tls`` to reach an ``https://`` upstream (such as the Key Vault emulator). Request
+bodies are read by Content-Length or chunked encoding; the upstream's answer is read whole
+and passed on with a Content-Length. Nothing is logged: requests and answers carry tokens and
+secret values.
 """
 
 from __future__ import annotations
 
 import http.client
+import ssl
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -49,7 +53,7 @@ def _end_to_end(headers: Iterable[tuple[str, str]], *also: str) -> list[tuple[st
 
 @dataclass
 class _Fault:
-    kind: Literal["respond", "delay", "drop"]
+    kind: Literal["respond", "delay", "drop", "trickle"]
     remaining: int | None
     path_contains: str | None
     status: int = 0
@@ -62,22 +66,40 @@ class FaultProxy(ServerContext):
     """Forward HTTP from a loopback port to ``upstream``, with faults switched on and off live.
 
     Faults apply in the order they were added: the first matching :meth:`delay` stalls a
-    request, then the first matching :meth:`respond` or :meth:`drop` replaces forwarding.
+    request, then the first matching :meth:`respond`, :meth:`drop` or :meth:`trickle`
+    replaces plain forwarding.
 
     Args:
         upstream: The real server, such as ``"http://127.0.0.1:8200"``.
         port: Port to listen on; default a free one. A restarted proxy keeps it.
+        tls: Serve HTTPS with this server-side context (its certificate must name
+            127.0.0.1); default plain HTTP.
+        upstream_tls: Client-side context that verifies an ``https://`` upstream; required
+            for one, refused for an ``http://`` one.
     """
 
-    def __init__(self, upstream: str, *, port: int | None = None) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        port: int | None = None,
+        tls: ssl.SSLContext | None = None,
+        upstream_tls: ssl.SSLContext | None = None,
+    ) -> None:
         parts = urlsplit(upstream)
-        if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
-            raise ValueError(f"upstream must look like 'http://127.0.0.1:8200', not {upstream!r}")
+        scheme = "https" if upstream_tls is not None else "http"
+        if parts.scheme != scheme or not parts.hostname or parts.path not in ("", "/"):
+            raise ValueError(
+                f"upstream must look like '{scheme}://127.0.0.1:8200', not {upstream!r} "
+                "(an https upstream needs upstream_tls, an http one must not have it)"
+            )
         self.upstream = upstream
         self.upstream_host: str = parts.hostname
-        self.upstream_port: int = parts.port or 80
+        self.upstream_port: int = parts.port or (443 if upstream_tls else 80)
+        self.upstream_tls = upstream_tls
+        self.tls = tls
         self.port = port or free_port()
-        self.address = f"http://127.0.0.1:{self.port}"
+        self.address = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._lock = threading.Lock()
         self._faults: list[_Fault] = []
         # Delayed requests wait on this; stop() and clear() set it and put a fresh one in place.
@@ -187,6 +209,24 @@ class FaultProxy(ServerContext):
         """
         self._add(_Fault("drop", _checked(times), path_contains))
 
+    def trickle(
+        self, interval: float, *, times: int | None = None, path_contains: str | None = None
+    ) -> None:
+        """Forward, then send the upstream's answer headers first, its body one byte at a time.
+
+        Each byte arrives well within a client's read timeout, which restarts with it, so
+        only a deadline over the whole call ends the wait.
+
+        Args:
+            interval: Seconds between bytes; :meth:`clear` sends the rest at once, and
+                :meth:`stop` cuts the connection.
+            times: How many requests to answer so; default until :meth:`clear`.
+            path_contains: Trickle only the answers to requests whose path contains this.
+        """
+        if not interval > 0:
+            raise ValueError(f"interval must be a number of seconds > 0, not {interval}")
+        self._add(_Fault("trickle", _checked(times), path_contains, seconds=interval))
+
     def clear(self) -> None:
         """Remove every fault; requests being delayed go on at once."""
         with self._lock:
@@ -207,7 +247,7 @@ class FaultProxy(ServerContext):
             self._requests += 1
             self._paths.append(path)
             delay = self._take(path, "delay")
-            action = self._take(path, "respond", "drop")
+            action = self._take(path, "respond", "drop", "trickle")
             return delay, action, self._wake
 
     def _take(self, path: str, *kinds: str) -> _Fault | None:
@@ -235,10 +275,20 @@ class _Server(TrackingHTTPServer):
     def __init__(self, port: int, proxy: FaultProxy) -> None:
         self.proxy = proxy
         super().__init__(("127.0.0.1", port), _Handler)
+        if proxy.tls is not None:
+            # The handshake waits for the handler thread, so a stalled client blocks only itself.
+            self.socket = proxy.tls.wrap_socket(
+                self.socket, server_side=True, do_handshake_on_connect=False
+            )
 
 
 class _Handler(QuietHandler):
     server: _Server
+
+    def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.do_handshake()
+        super().setup()
 
     def _handle(self) -> None:
         proxy = self.server.proxy
@@ -253,10 +303,11 @@ class _Handler(QuietHandler):
             wake.wait(delay.seconds)
         if not proxy.serving or (action is not None and action.kind == "drop"):
             self.close_connection = True
-        elif action is not None:
+        elif action is not None and action.kind == "respond":
             self._reply(action.status, action.headers, action.body)
         else:
-            self._forward(proxy, body, framed=framed)
+            trickle = None if action is None else (action.seconds, wake)
+            self._forward(proxy, body, framed=framed, trickle=trickle)
 
     # http.server dispatches on do_<METHOD>; LIST is Vault's.
     do_GET = do_HEAD = do_POST = do_PUT = _handle  # noqa: N815
@@ -274,10 +325,26 @@ class _Handler(QuietHandler):
         length = self.headers.get("Content-Length")
         return (b"", False) if length is None else (self.rfile.read(int(length)), True)
 
-    def _forward(self, proxy: FaultProxy, body: bytes, *, framed: bool) -> None:
-        upstream = http.client.HTTPConnection(
-            proxy.upstream_host, proxy.upstream_port, timeout=_UPSTREAM_TIMEOUT
-        )
+    def _forward(
+        self,
+        proxy: FaultProxy,
+        body: bytes,
+        *,
+        framed: bool,
+        trickle: tuple[float, threading.Event] | None = None,
+    ) -> None:
+        upstream: http.client.HTTPConnection
+        if proxy.upstream_tls is None:
+            upstream = http.client.HTTPConnection(
+                proxy.upstream_host, proxy.upstream_port, timeout=_UPSTREAM_TIMEOUT
+            )
+        else:
+            upstream = http.client.HTTPSConnection(
+                proxy.upstream_host,
+                proxy.upstream_port,
+                timeout=_UPSTREAM_TIMEOUT,
+                context=proxy.upstream_tls,
+            )
         try:
             # The client's Host header goes through unchanged: AWS signatures cover it.
             upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
@@ -295,7 +362,7 @@ class _Handler(QuietHandler):
             return
         finally:
             upstream.close()
-        self._reply(answer.status, answer.getheaders(), payload, answer.reason)
+        self._reply(answer.status, answer.getheaders(), payload, answer.reason, trickle=trickle)
 
     def _reply(
         self,
@@ -303,6 +370,8 @@ class _Handler(QuietHandler):
         headers: Iterable[tuple[str, str]],
         body: bytes,
         reason: str | None = None,
+        *,
+        trickle: tuple[float, threading.Event] | None = None,
     ) -> None:
         bodiless = self.command == "HEAD" or status in (204, 304) or status < 200
         self.send_response_only(status, reason)
@@ -312,5 +381,14 @@ class _Handler(QuietHandler):
         if not bodiless:
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if not bodiless:
+        if bodiless:
+            return
+        if trickle is None:
             self.wfile.write(body)
+            return
+        interval, wake = trickle
+        for sent in range(len(body)):
+            self.wfile.write(body[sent : sent + 1])
+            if wake.wait(interval):  # cleared or stopped: the rest at once, or a cut link
+                self.wfile.write(body[sent + 1 :])
+                return

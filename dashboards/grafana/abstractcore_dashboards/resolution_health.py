@@ -221,17 +221,17 @@ def _resilience() -> list[PanelBuilder]:
             width=8,
         ),
         timeseries(
-            "Stale serving by source",
+            "Stale or degraded serving by source",
             "Resolutions per second by winning source and whether the cache served the key "
-            "stale because the source was unreachable.",
+            "stale, or a lower source answered (degraded), because a source was unreachable.",
             [
                 query(
-                    "sum by (secrets_source, secrets_stale) "
+                    "sum by (secrets_source, secrets_stale, secrets_degraded) "
                     f"(rate({q.RESOLUTIONS}[$__rate_interval]))",
-                    "{{secrets_source}} stale={{secrets_stale}}",
+                    "{{secrets_source}} stale={{secrets_stale}} degraded={{secrets_degraded}}",
                 )
             ],
-            links=[runbook(q.SERVING_STALE)],
+            links=[runbook(q.SERVING_STALE), runbook(q.SERVING_DEGRADED)],
             unit="ops",
             width=8,
         ),

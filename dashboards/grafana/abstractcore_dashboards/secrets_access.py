@@ -153,17 +153,19 @@ def build() -> models.Dashboard:
                         stacked=True,
                     ),
                     timeseries(
-                        "Stale serving",
+                        "Stale or degraded serving",
                         "Resolutions per second by provider and whether the key was served "
-                        "stale from the cache because its source was unreachable.",
+                        "stale from the cache, or degraded from a lower source, because a "
+                        "source was unreachable.",
                         [
                             query(
-                                "sum by (secrets_provider, secrets_stale) "
+                                "sum by (secrets_provider, secrets_stale, secrets_degraded) "
                                 f"(rate({q.RESOLUTIONS}[$__rate_interval]))",
-                                "{{secrets_provider}} stale={{secrets_stale}}",
+                                "{{secrets_provider}} stale={{secrets_stale}} "
+                                "degraded={{secrets_degraded}}",
                             )
                         ],
-                        links=[runbook(q.SERVING_STALE)],
+                        links=[runbook(q.SERVING_STALE), runbook(q.SERVING_DEGRADED)],
                         unit="ops",
                         width=8,
                         stacked=True,

@@ -154,6 +154,9 @@ func fillEvent(lr plog.LogRecord, rec *record) {
 	attrs := lr.Attributes()
 	attrs.EnsureCapacity(len(rec.fields) + 6)
 	var name, outcome string
+	// Served while a source was down (an older value, or a lower source's) is a warning,
+	// like a denial or a failure: the same rule as the library's audit sinks.
+	standingIn := false
 	for _, f := range rec.fields {
 		switch f.key {
 		case "event":
@@ -161,6 +164,8 @@ func fillEvent(lr plog.LogRecord, rec *record) {
 			continue
 		case "outcome":
 			outcome = jsonString(f.raw)
+		case "stale", "degraded":
+			standingIn = standingIn || string(f.raw) == "true"
 		case "time":
 			lr.SetTimestamp(parseTime(jsonString(f.raw)))
 		case "trace_id":
@@ -178,7 +183,7 @@ func fillEvent(lr plog.LogRecord, rec *record) {
 	}
 	lr.SetEventName(name)
 	lr.Body().SetStr(name)
-	if outcome == "denied" || outcome == "error" {
+	if outcome == "denied" || outcome == "error" || standingIn {
 		lr.SetSeverityNumber(plog.SeverityNumberWarn)
 		lr.SetSeverityText("WARN")
 	} else {

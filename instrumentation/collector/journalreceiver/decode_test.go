@@ -285,6 +285,24 @@ func TestDecodeValueRules(t *testing.T) {
 	assert.Equal(t, ts("2026-11-29T19:02:03.123456Z"), rec["time"])
 }
 
+func TestDecodeSeverityFollowsTheLibrarysRule(t *testing.T) {
+	for _, c := range []struct {
+		fields string
+		want   plog.SeverityNumber
+	}{
+		{`"outcome":"found","stale":false,"degraded":false`, plog.SeverityNumberInfo},
+		{`"outcome":"found","stale":true,"degraded":false`, plog.SeverityNumberWarn},
+		{`"outcome":"found","stale":false,"degraded":true`, plog.SeverityNumberWarn},
+		{`"outcome":"found"`, plog.SeverityNumberInfo},
+		{`"outcome":"not_found","degraded":"true"`, plog.SeverityNumberInfo},
+		{`"outcome":"denied"`, plog.SeverityNumberWarn},
+	} {
+		line := []byte(`{"event":{"event":"secret.resolved",` + c.fields + `},"hash":"h","prev":"p","seq":1}`)
+		rec := logsAsRaw(decodeAll(t, line))[0]["records"].([]map[string]any)[0]
+		assert.Equal(t, c.want, rec["severity_number"], c.fields)
+	}
+}
+
 func TestDecodeRejectsNonRecords(t *testing.T) {
 	for _, line := range []string{
 		`not json`,
