@@ -10,8 +10,9 @@
 from __future__ import annotations
 
 from ._version import __version__
+from .assembly import build_secrets_manager, get_secrets_manager, set_secrets_manager
 from .cache import ResolutionCache
-from .config import ChainSettings, build_secrets_manager, load_settings
+from .config import ChainSettings, load_settings
 from .errors import (
     AuthenticationError,
     CircuitOpenError,
@@ -33,7 +34,7 @@ from .errors import (
 )
 from .files import InsecureFilePolicy
 from .fingerprint import Fingerprinter
-from .manager import SecretsManager, get_secrets_manager, set_secrets_manager
+from .manager import SecretsManager
 from .middleware import AttemptMiddleware, AttemptRequest, Middleware, ResolveRequest
 from .policy import Action
 from .providers.aws import AWSSecretsProvider

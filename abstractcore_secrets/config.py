@@ -19,7 +19,6 @@ Precedence, lowest first: built-in defaults, the ``secrets`` section, the active
 
 from __future__ import annotations
 
-import atexit
 import math
 import os
 import stat
@@ -30,19 +29,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import envvars
-from .audit import AuditMiddleware, LoggingSink, OTelLogSink
-from .cache import ResolutionCache
 from .config_file import SECRETS, ConfigFile
 from .errors import ConfigurationError
 from .files import InsecureFilePolicy, InsecureFileWarning
-from .manager import SecretsManager
-from .redaction import default_policy
-from .redaction.processors import install_logging_redaction
-from .resilience import Resilience, RetryPolicy
 from .source_factories import MANAGED_SOURCES, SOURCE_FACTORIES, checked_options, shown
-from .telemetry.stack import observability_middleware
 
 if TYPE_CHECKING:
+    from .manager import SecretsManager
     from .telemetry.setup import Telemetry
 
 
@@ -142,106 +135,11 @@ def _audit_settings(
 def build_secrets_manager(
     settings: ChainSettings | None = None, *, telemetry: Telemetry | None = None
 ) -> SecretsManager:
-    """Build a ``SecretsManager`` from ``settings`` (default: :func:`load_settings`).
+    """Build a ``SecretsManager``: kept here for old imports; see :mod:`.assembly`."""
+    # Imported on call: the assembly sits above this module and imports it.
+    from .assembly import build_secrets_manager as build
 
-    Every resolution is traced, measured and audited through the OpenTelemetry API and
-    structured logging: silent until the application configures them, or exported by
-    ``telemetry`` (:func:`~abstractcore_secrets.telemetry.setup.configure_telemetry`).
-    """
-    settings = settings or load_settings()
-    chain = [SOURCE_FACTORIES[name](settings) for name in settings.chain]
-    cache = None
-    if settings.cache_ttl > 0:
-        cache = ResolutionCache(
-            settings.cache_ttl,
-            negative_ttl=settings.negative_ttl,
-            max_stale=settings.max_stale,
-        )
-    options = dict(settings.resilience)
-    retry = RetryPolicy(
-        attempts=options.pop("attempts", RetryPolicy.attempts),
-        timeout=options.pop("timeout", RetryPolicy.timeout),
-    )
-    resilience = Resilience(retry, **options)
-    audit = _audit_middleware(settings, telemetry)
-    if telemetry is not None:
-        middleware, attempt_middleware = telemetry.middleware(resilience=resilience, audit=audit)
-    else:
-        middleware, attempt_middleware = observability_middleware(
-            default_policy(),
-            resilience=resilience,
-            audit=audit,
-            pseudonymize=bool(settings.audit.get("pseudonymize")),
-        )
-        # The SDKs log headers and bodies at DEBUG (botocore: SecretString): scrub them.
-        install_logging_redaction(default_policy())
-    return SecretsManager(
-        chain,
-        cache=cache,
-        # The deadline scope sits just outside the cache, so that it bounds waits there too.
-        middleware=[*middleware, resilience.deadline_scope],
-        attempt_middleware=[*attempt_middleware, resilience],
-    )
-
-
-def _audit_middleware(settings: ChainSettings, telemetry: Telemetry | None) -> AuditMiddleware:
-    """Audit to the logger and OTel logs, and to the journal when one is configured."""
-    options = dict(settings.audit)
-    sinks: list[Any] = [
-        LoggingSink(),
-        OTelLogSink(telemetry.logger_provider if telemetry else None),
-    ]
-    journal_path = options.get("journal")
-    if journal_path:
-        from .audit.journal import Journal, default_signing_key_path, load_signing_key
-        from .audit.sinks import fan_out
-
-        key_path = Path(options.get("signing_key") or default_signing_key_path()).expanduser()
-        problem = None
-        try:
-            journal = Journal(
-                Path(journal_path).expanduser(),
-                load_signing_key(key_path),
-                checkpoint_every=options.get("checkpoint_every", 1000),
-                # Block mode promises a durable record before a key is served.
-                fsync=options.get(
-                    "fsync", "always" if options.get("failure_mode") == "block" else "batch"
-                ),
-                max_bytes=options.get("max_bytes"),
-                # Checkpoints and alarms leave the host too, by the other sinks (OTLP).
-                on_checkpoint=fan_out(sinks),
-                on_alarm=fan_out(sinks),
-            )
-        except OSError as exc:
-            problem = type(exc).__name__
-        if problem is not None:
-            # No manager rather than one that would resolve keys without its audit trail.
-            raise ConfigurationError(
-                f"cannot open the audit journal {journal_path} or its signing key {key_path} "
-                f"({problem}); make the folder writable by this user, or change "
-                f"secrets.audit.journal / {envvars.AUDIT_JOURNAL}"
-            )
-        atexit.register(_seal, journal)
-        sinks.append(journal)
-    return AuditMiddleware(
-        sinks,
-        policy=telemetry.policy if telemetry else default_policy(),
-        service_name=telemetry.service_name if telemetry else None,
-        pseudonymize=bool(options.get("pseudonymize")),
-        failure_mode=options.get("failure_mode", "warn"),
-    )
-
-
-def _seal(journal: Any) -> None:  # noqa: ANN401 - a Journal
-    """Write the final checkpoint at exit; a journal that cannot be written is said so."""
-    try:
-        journal.close()
-    except OSError as error:
-        warnings.warn(
-            f"the audit journal {journal.path} could not be sealed at exit "
-            f"({type(error).__name__}); records after its last checkpoint are unsealed",
-            stacklevel=1,
-        )
+    return build(settings, telemetry=telemetry)
 
 
 _RESILIENCE = {

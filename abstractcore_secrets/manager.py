@@ -40,8 +40,9 @@ class SecretsManager:
     """Resolve providers' keys through an ordered chain of sources; first match wins.
 
     An explicit ``api_key`` always wins; then the sources in order. The default chain is
-    the proposal's: environment, then the config file. :func:`build_secrets_manager`
-    builds one from the config file's ``secrets`` section and the environment.
+    the proposal's: environment, then the config file.
+    :func:`~abstractcore_secrets.assembly.build_secrets_manager` builds one from the config
+    file's ``secrets`` section and the environment.
 
     Args:
         sources: The chain, highest priority first; default environment, config file.
@@ -79,6 +80,34 @@ class SecretsManager:
         if self.cache is not None:
             attempt_layers.insert(0, self.cache.remember_misses)
         self._attempt = compose(attempt_layers, self._fetch)
+
+    @classmethod
+    def stacked(
+        cls,
+        sources: Sequence[SecretProvider],
+        *,
+        middleware: Sequence[Middleware],
+        attempt_middleware: Sequence[AttemptMiddleware],
+        cache: ResolutionCache | None,
+        policy: Mapping[ErrorCategory, Action] | Mapping[str, str] | None = None,
+        fingerprinter: Fingerprinter | None = None,
+    ) -> SecretsManager:
+        """Build a manager whose layers are exactly the given ones, as the assembly does.
+
+        Nothing is added: the stacks already hold ``cache`` and its miss memory where they
+        belong (see :func:`~abstractcore_secrets.assembly.middleware_stacks`); ``cache`` is
+        only what :meth:`invalidate` drops keys from.
+        """
+        manager = cls(
+            sources,
+            middleware=middleware,
+            attempt_middleware=attempt_middleware,
+            cache=None,
+            policy=policy,
+            fingerprinter=fingerprinter,
+        )
+        manager.cache = cache
+        return manager
 
     @property
     def sources(self) -> tuple[SecretProvider, ...]:
@@ -355,26 +384,3 @@ def _value_of(resolution: Resolution, *, required: bool) -> str | None:
         where = ", ".join(a.locator or a.source for a in resolution.attempts) or "no source"
         raise AuthenticationError(resolution.provider, f"No API key found (looked in: {where})")
     return None
-
-
-_global_lock = threading.Lock()
-_global_manager: SecretsManager | None = None
-
-
-def get_secrets_manager() -> SecretsManager:
-    """Return the process-wide manager, built on first use from the config and environment."""
-    global _global_manager  # noqa: PLW0603 - the proposal's module-level singleton
-    if _global_manager is None:
-        with _global_lock:
-            if _global_manager is None:
-                from .config import build_secrets_manager
-
-                _global_manager = build_secrets_manager()
-    return _global_manager
-
-
-def set_secrets_manager(manager: SecretsManager | None) -> None:
-    """Replace the process-wide manager (``None``: rebuild from config on next use)."""
-    global _global_manager  # noqa: PLW0603 - the proposal's module-level singleton
-    with _global_lock:
-        _global_manager = manager

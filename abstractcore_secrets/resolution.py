@@ -83,12 +83,18 @@ class Attempt:
 
     @property
     def category(self) -> ErrorCategory | None:
-        """The failure category, or ``None`` for found and not found."""
-        return None if self.error is None else self.error.category
+        """The failure category, or ``None`` for found and not found.
+
+        A source that says "no such key" by raising (``SecretNotFoundError``) missed, it did
+        not fail: its attempt has no category either.
+        """
+        if self.error is None or self.outcome in (Outcome.FOUND, Outcome.NOT_FOUND):
+            return None
+        return self.error.category
 
     @property
     def error_type(self) -> str | None:
-        """The failure category's name, as telemetry and audit record it."""
+        """The failure category's name: what tracing, metrics, audit and the CLI record."""
         category = self.category
         return None if category is None else category.value
 
@@ -148,6 +154,29 @@ class Resolution:
         return self.outcome is Outcome.FOUND
 
     @property
+    def error_type(self) -> str | None:
+        """Why this resolution failed or stood in, in one word: one rule for every signal.
+
+        Tracing, metrics, audit and the CLI all record this. Set when the resolution was
+        denied or failed, or was served while a source failed (``stale``, ``degraded``): the
+        category of the last source that failed (a plain miss is not a failure); with no
+        failed source to name (the audit denied the key, a waiter gave up), the category its
+        error carries, else its outcome. ``None`` for a found key served normally and for
+        ``not_found``.
+        """
+        if self.outcome is Outcome.NOT_FOUND or (
+            self.outcome is Outcome.FOUND and not (self.stale or self.degraded)
+        ):
+            return None
+        failures = failed_attempts(self.attempts)
+        if failures:
+            return failures[-1].error_type
+        category = _category_of(self.error)
+        if category is not None:
+            return category.value
+        return None if self.outcome is Outcome.FOUND else self.outcome.value
+
+    @property
     def degraded_reasons(self) -> tuple[str, ...]:
         """``source: error type`` of each source that failed before the one that answered.
 
@@ -169,7 +198,20 @@ class Resolution:
 
 def failed_attempts(attempts: tuple[Attempt, ...]) -> tuple[Attempt, ...]:
     """Return the attempts whose source failed (an error other than a plain miss)."""
-    return tuple(a for a in attempts if a.error is not None and a.outcome is not Outcome.NOT_FOUND)
+    return tuple(a for a in attempts if a.category is not None)
+
+
+def _category_of(error: BaseException | None) -> ErrorCategory | None:
+    """Return the failure category ``error`` carries, through a resolution error's attempts."""
+    if isinstance(error, SourceError):
+        return error.category
+    partial = getattr(error, "resolution", None)
+    if isinstance(partial, Resolution):
+        failures = failed_attempts(partial.attempts)
+        if failures:
+            return failures[-1].category
+    cause = None if error is None else error.__cause__
+    return cause.category if isinstance(cause, SourceError) else None
 
 
 def _refuse_pickling() -> NoReturn:

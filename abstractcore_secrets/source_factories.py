@@ -9,17 +9,38 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ConfigurationError
-from .files import check_permissions
+from .files import InsecureFilePolicy, check_permissions
 
 if TYPE_CHECKING:
-    from .config import ChainSettings
     from .providers.base import SecretProvider
     from .providers.vault_auth import VaultAuth
 
 _Schema = Mapping[str, type]
+
+
+class SourceSettings(Protocol):
+    """What building a source reads of the chain settings (``config.ChainSettings`` has it).
+
+    A protocol rather than the settings class, so that this module stays below ``config``,
+    which checks its options with it.
+    """
+
+    @property
+    def config_path(self) -> Path:
+        """The config file."""
+
+    @property
+    def sources(self) -> Mapping[str, Mapping[str, Any]]:
+        """``secrets.sources``: each source's options."""
+
+    @property
+    def insecure_files(self) -> InsecureFilePolicy:
+        """What to do with key files that others can read."""
+
 
 _VAULT: _Schema = {
     "addr": str,
@@ -125,17 +146,17 @@ def shown(value: object) -> str:
     return f"(a JSON {'array' if isinstance(value, list) else type(value).__name__})"
 
 
-def _where(settings: ChainSettings, name: str) -> str:
+def _where(settings: SourceSettings, name: str) -> str:
     return f"{settings.config_path} secrets.sources.{name}"
 
 
-def _guard_inline_credentials(settings: ChainSettings) -> None:
+def _guard_inline_credentials(settings: SourceSettings) -> None:
     """A token written into the config file makes it a key file: refuse it if others can read."""
     if settings.config_path.exists():
         check_permissions(settings.config_path, settings.insecure_files, source="config")
 
 
-def vault_source(settings: ChainSettings) -> SecretProvider:
+def vault_source(settings: SourceSettings) -> SecretProvider:
     """Build the ``vault`` source."""
     from .providers import vault_auth
     from .providers.vault import DEFAULT_PATH, VaultSecretProvider
@@ -182,7 +203,7 @@ def _vault_auth(raw: Mapping[str, Any], where: str) -> VaultAuth:
     )
 
 
-def aws_source(settings: ChainSettings) -> SecretProvider:
+def aws_source(settings: SourceSettings) -> SecretProvider:
     """Build the ``aws`` source."""
     from .providers.aws import AWSSecretsProvider
 
@@ -190,7 +211,7 @@ def aws_source(settings: ChainSettings) -> SecretProvider:
     return AWSSecretsProvider(options.pop("region", None), **options)
 
 
-def azure_source(settings: ChainSettings) -> SecretProvider:
+def azure_source(settings: SourceSettings) -> SecretProvider:
     """Build the ``azure`` source (credentials: ``DefaultAzureCredential``)."""
     from .providers.azure import AzureKeyVaultProvider
 
@@ -204,21 +225,21 @@ def azure_source(settings: ChainSettings) -> SecretProvider:
     return AzureKeyVaultProvider(vault_url, **options)
 
 
-def env_source(settings: ChainSettings) -> SecretProvider:
+def env_source(settings: SourceSettings) -> SecretProvider:
     """Build the ``env`` source."""
     from .providers.environment import EnvironmentSecretProvider
 
     return EnvironmentSecretProvider(insecure_files=settings.insecure_files)
 
 
-def config_source(settings: ChainSettings) -> SecretProvider:
+def config_source(settings: SourceSettings) -> SecretProvider:
     """Build the ``config`` source."""
     from .providers.config import ConfigFileSecretProvider
 
     return ConfigFileSecretProvider(settings.config_path, insecure_files=settings.insecure_files)
 
 
-SOURCE_FACTORIES: Mapping[str, Callable[[ChainSettings], SecretProvider]] = {
+SOURCE_FACTORIES: Mapping[str, Callable[[SourceSettings], SecretProvider]] = {
     "env": env_source,
     "vault": vault_source,
     "aws": aws_source,

@@ -41,6 +41,7 @@ python -m pip install --quiet --disable-pip-version-check -e '.[all,dev]'
 ruff check .
 ruff format --check .
 mypy
+lint-imports
 
 status=0
 pytest "$@" || status=$?

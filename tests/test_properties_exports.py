@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from test_exports_hostile import _api_activity_validator, _assert_valid, _nulls
 
 from abstractcore_secrets import SecretsManager, SourceForbiddenError, SourceUnavailableError
+from abstractcore_secrets.assembly import middleware_stacks
 from abstractcore_secrets.audit import AuditMiddleware
 from abstractcore_secrets.audit.exports import (
     CSV_COLUMNS,
@@ -36,7 +37,6 @@ from abstractcore_secrets.audit.exports import (
 )
 from abstractcore_secrets.audit.journal import Journal
 from abstractcore_secrets.redaction import default_policy
-from abstractcore_secrets.telemetry.stack import observability_middleware
 from abstractcore_secrets.testing import FailingSecretProvider
 
 pytestmark = pytest.mark.timeout(120)
@@ -262,7 +262,7 @@ class TestNoSecretInAnyExport:
         journal = Journal(path, Ed25519PrivateKey.generate(), checkpoint_every=2)
         source = FailingSecretProvider(None, name="vault", fallback={"openai": secret})
         policy = default_policy()
-        middleware, attempt_middleware = observability_middleware(
+        middleware, attempt_middleware = middleware_stacks(
             policy, audit=AuditMiddleware([journal], policy=policy, service_name="svc")
         )
         manager = SecretsManager(

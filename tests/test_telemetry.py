@@ -139,9 +139,8 @@ class TestOutcomesOverOTLP:
         found = [
             p for p in resolutions if p["attributes"] == {**fetched, "secrets.degraded": False}
         ]
-        degraded = [
-            p for p in resolutions if p["attributes"] == {**fetched, "secrets.degraded": True}
-        ]
+        degraded_attributes = {**fetched, "secrets.degraded": True, "error.type": "unavailable"}
+        degraded = [p for p in resolutions if p["attributes"] == degraded_attributes]
         assert found
         assert degraded
         assert found[-1]["value"] == 1  # refreshed after rotation, every source up

@@ -23,13 +23,13 @@ from typing import Any, Protocol
 
 from opentelemetry import trace
 
+from .. import semconv as names
+from .._otel import meter
 from ..errors import ConfigurationError, ResolutionDeniedError
 from ..fingerprint import Fingerprinter
 from ..middleware import Handler, ResolveRequest
 from ..redaction import RedactionPolicy
 from ..resolution import Outcome, Resolution
-from ..telemetry import names
-from ..telemetry.metrics import meter
 from .principal import current_principal
 from .sinks import LoggingSink, OTelLogSink
 
@@ -142,7 +142,6 @@ class AuditMiddleware:
     def _event(self, name: str, resolution: Resolution, duration: float) -> dict[str, Any]:
         span_context = trace.get_current_span().get_span_context()
         error = resolution.error
-        failed = [a for a in resolution.attempts if a.error is not None]
         return {
             "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
             "seq": next(self._seq),
@@ -175,9 +174,7 @@ class AuditMiddleware:
             "span_id": format(span_context.span_id, "016x") if span_context.is_valid else None,
             "source_request_id": resolution.request_id,
             "duration_ms": round(duration * 1e3, 3),
-            "error.type": failed[-1].error_type
-            if failed and (not resolution.found or resolution.stale or resolution.degraded)
-            else None,
+            "error.type": resolution.error_type,
             "error.message": None if error is None else str(error),
         }
 

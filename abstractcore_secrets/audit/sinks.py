@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import _logs
 from opentelemetry._logs._internal import ProxyLoggerProvider
 
-from ..telemetry import names
+from .. import semconv as names
 
 if TYPE_CHECKING:
     from opentelemetry._logs import LoggerProvider

@@ -207,7 +207,7 @@ def find_key_command(paths: tuple[Path, ...], as_json: bool) -> None:
     from ..audit.exports import Skipped, events
     from ..fingerprint import Fingerprinter
     from ..secret import Secret
-    from ..telemetry.names import EVENT_ROTATED
+    from ..semconv import EVENT_ROTATED
     from .keys import read_secret_input
 
     try:

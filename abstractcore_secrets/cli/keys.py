@@ -19,7 +19,7 @@ def get_command(provider: str, reveal: bool, as_json: bool) -> None:
 
     Exit codes: 0 found, 1 not found, 3 configuration error, 4 denied, 5 failed.
     """
-    from ..config import build_secrets_manager
+    from ..assembly import build_secrets_manager
 
     try:
         resolution = build_secrets_manager().resolve(provider)

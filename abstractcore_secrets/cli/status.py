@@ -18,7 +18,8 @@ def status_command(providers: tuple[str, ...], as_json: bool) -> None:
     Values are never shown: a fingerprint identifies each key. Exit code 0 when every
     listed provider resolved; with no PROVIDERS, all known ones are listed and exit 0.
     """
-    from ..config import build_secrets_manager, load_settings
+    from ..assembly import build_secrets_manager
+    from ..config import load_settings
 
     try:
         settings = load_settings()

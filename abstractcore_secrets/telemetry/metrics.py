@@ -11,11 +11,11 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
+from .._otel import meter
 from ..middleware import AttemptHandler, AttemptRequest, Handler, ResolveRequest
-from ..resolution import Attempt, Outcome, Resolution
+from ..resolution import Attempt, Resolution
 from . import names
 
 if TYPE_CHECKING:
@@ -26,11 +26,6 @@ if TYPE_CHECKING:
 
 MAX_PROVIDERS = 100
 """Distinct provider names recorded in metric attributes; the rest count as ``other``."""
-
-
-def meter(meter_provider: MeterProvider | None = None) -> metrics.Meter:
-    """Return the library's meter."""
-    return metrics.get_meter(names.SCOPE, names.SCOPE_VERSION, meter_provider=meter_provider)
 
 
 class MetricsMiddleware:
@@ -93,9 +88,8 @@ class MetricsMiddleware:
             names.STALE: resolution.stale,
             names.DEGRADED: resolution.degraded,
         }
-        failed = [a.error_type for a in resolution.attempts if a.error is not None]
-        if resolution.outcome in (Outcome.DENIED, Outcome.ERROR) and failed:
-            attributes[names.ERROR_TYPE] = failed[-1] or "unknown"
+        if resolution.error_type is not None:
+            attributes[names.ERROR_TYPE] = resolution.error_type
         self._resolution.record(time.perf_counter() - started, attributes)
         if resolution.fingerprint and resolution.source:
             provider = str(attributes[names.PROVIDER])

@@ -39,13 +39,11 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.trace import Status
 
-from ..audit import AuditMiddleware
+from .. import semconv as names
+from .._otel import meter
 from ..errors import ConfigurationError
 from ..redaction import RedactionPolicy, default_policy
 from ..redaction.processors import install_logging_redaction
-from . import names
-from .metrics import meter
-from .stack import observability_middleware
 
 if TYPE_CHECKING:
     from ..middleware import AttemptMiddleware, Middleware
@@ -64,7 +62,11 @@ _CREDENTIAL_VARIABLES = (
 
 @dataclass
 class Telemetry:
-    """What :func:`configure_telemetry` set up, and the middleware that feeds it."""
+    """The SDK providers :func:`configure_telemetry` set up, with the policy they redact by.
+
+    Hand it to :func:`~abstractcore_secrets.assembly.build_secrets_manager` (``telemetry=``),
+    which builds the layers that feed these providers.
+    """
 
     policy: RedactionPolicy
     service_name: str | None = None
@@ -74,16 +76,29 @@ class Telemetry:
     owned: list[Any] = field(default_factory=list)
 
     def middleware(
-        self, *, resilience: Resilience | None = None, audit: AuditMiddleware | None = None
+        self,
+        *,
+        resilience: Resilience | None = None,
+        audit: Middleware | None = None,
+        pseudonymize: bool = False,
     ) -> tuple[list[Middleware], list[AttemptMiddleware]]:
-        """Return the observability middleware feeding these providers, outermost first."""
-        return observability_middleware(
+        """Return the observability layers feeding these providers, outermost first.
+
+        Deprecated: use :func:`~abstractcore_secrets.assembly.build_secrets_manager` with
+        ``telemetry=``, or :func:`~abstractcore_secrets.assembly.middleware_stacks`. As before,
+        ``resilience`` is only measured (its circuit breakers), not placed in the stacks.
+        """
+        # The one import of the assembly from below it: this shim delegates to it.
+        from ..assembly import middleware_stacks
+
+        return middleware_stacks(
             self.policy,
             tracer_provider=self.tracer_provider,
             meter_provider=self.meter_provider,
-            resilience=resilience,
             audit=audit,
             service_name=self.service_name,
+            pseudonymize=pseudonymize,
+            circuits=resilience,
         )
 
     def force_flush(self, timeout_millis: int = 5000) -> None:
@@ -171,7 +186,7 @@ def _exporter_choices(signal: str) -> list[str]:
         raise ConfigurationError(
             f"{variable} names {unknown}: configure_telemetry() supports otlp, console and "
             "none; for others (prometheus, ...) set up the SDK yourself, and pass its "
-            "providers' middleware with observability_middleware()"
+            "providers to abstractcore_secrets.assembly.middleware_stacks()"
         )
     return [c for c in choices if c != "none"]
 

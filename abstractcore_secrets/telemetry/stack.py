@@ -1,13 +1,13 @@
-"""The observability middleware stack, in its one correct order."""
+"""Deprecated: the middleware stacks are built by :mod:`abstractcore_secrets.assembly`.
+
+Kept so that ``observability_middleware()`` goes on working for applications that set the
+OpenTelemetry SDK up themselves; use
+:func:`~abstractcore_secrets.assembly.middleware_stacks` instead.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-
-from ..audit import AuditMiddleware
-from ..redaction.processors import ValueLearner
-from .metrics import MetricsMiddleware
-from .tracing import TracingMiddleware
 
 if TYPE_CHECKING:
     from ..middleware import AttemptMiddleware, Middleware
@@ -21,22 +21,24 @@ def observability_middleware(
     tracer_provider: Any = None,  # noqa: ANN401 - an OTel TracerProvider
     meter_provider: Any = None,  # noqa: ANN401 - an OTel MeterProvider
     resilience: Resilience | None = None,
-    audit: AuditMiddleware | None = None,
+    audit: Middleware | None = None,
     service_name: str | None = None,
     pseudonymize: bool = False,
 ) -> tuple[list[Middleware], list[AttemptMiddleware]]:
-    """Return the resolution and attempt middleware lists, outermost first.
+    """Return the observability layers, outermost first (deprecated; see the module).
 
-    Order: value learning, tracing, metrics, audit; the manager adds the cache innermost
-    itself. ``pseudonymize`` records principals as keyed pseudonyms in spans and events.
+    As before, ``resilience`` is only measured (its circuit breakers), not placed in the
+    stacks, and no cache is placed.
     """
-    learner = ValueLearner(policy)
-    tracing = TracingMiddleware(tracer_provider, policy=policy, pseudonymize=pseudonymize)
-    measuring = MetricsMiddleware(meter_provider, resilience=resilience)
-    audit = audit or AuditMiddleware(
-        policy=policy, service_name=service_name, pseudonymize=pseudonymize
-    )
-    return (
-        [learner, tracing, measuring, audit],
-        [learner.attempt, tracing.attempt, measuring.attempt],
+    # An import of the assembly from below it, for this compatibility shim only.
+    from ..assembly import middleware_stacks
+
+    return middleware_stacks(
+        policy,
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+        audit=audit,
+        service_name=service_name,
+        pseudonymize=pseudonymize,
+        circuits=resilience,
     )

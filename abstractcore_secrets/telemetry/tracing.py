@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from ..audit.principal import current_principal
 from ..fingerprint import Fingerprinter
 from ..middleware import AttemptHandler, AttemptRequest, Handler, ResolveRequest
+from ..principal import current_principal
 from ..redaction import RedactionPolicy, default_policy
 from ..resolution import Attempt, Outcome, Resolution
 from . import names
@@ -64,7 +64,7 @@ class TracingMiddleware:
                 if user is not None:
                     span.set_attributes(self._enduser(user))
                 if resolution.outcome in _FAILED:
-                    span.set_status(Status(StatusCode.ERROR, _error_type(resolution)))
+                    span.set_status(Status(StatusCode.ERROR, resolution.error_type))
             return resolution
 
     def attempt(self, request: AttemptRequest, call_next: AttemptHandler) -> Attempt:
@@ -87,6 +87,7 @@ class TracingMiddleware:
                 request_id = attempt.record.request_id if attempt.record else None
                 if attempt.error is not None:
                     request_id = request_id or attempt.error.request_id
+                if attempt.error_type is not None:
                     attributes[names.ERROR_TYPE] = attempt.error_type
                     # The type and our message (never a value); the exporter scrubs it too.
                     span.add_event(
@@ -127,14 +128,6 @@ def resolution_attributes(resolution: Resolution) -> dict[str, Any]:
         attributes[names.VERSION] = resolution.version
     if resolution.request_id:
         attributes[names.SOURCE_REQUEST_ID] = resolution.request_id
-    error_type = _error_type(resolution)
-    if error_type:
-        attributes[names.ERROR_TYPE] = error_type
+    if resolution.error_type is not None:
+        attributes[names.ERROR_TYPE] = resolution.error_type
     return attributes
-
-
-def _error_type(resolution: Resolution) -> str | None:
-    if resolution.outcome not in _FAILED and not (resolution.stale or resolution.degraded):
-        return None
-    failed = [a.error_type for a in resolution.attempts if a.error is not None]
-    return failed[-1] if failed else resolution.outcome.value
