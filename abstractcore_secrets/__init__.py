@@ -42,10 +42,12 @@ from .providers.azure import AzureKeyVaultProvider
 from .providers.base import SecretProvider
 from .providers.config import ConfigFileSecretProvider
 from .providers.environment import EnvironmentSecretProvider
+from .providers.spec import SourceSpec, source_spec
 from .providers.vault import VaultSecretProvider
 from .resilience import CircuitBreaker, CircuitState, Resilience, RetryPolicy
 from .resolution import Attempt, Outcome, Resolution, SecretRecord
 from .secret import Secret, mask_secret
+from .source_factories import register_source
 
 __all__ = [
     "AWSSecretsProvider",
@@ -85,6 +87,7 @@ __all__ = [
     "SecretsManager",
     "SourceError",
     "SourceForbiddenError",
+    "SourceSpec",
     "SourceThrottledError",
     "SourceTimeoutError",
     "SourceUnauthenticatedError",
@@ -95,5 +98,7 @@ __all__ = [
     "get_secrets_manager",
     "load_settings",
     "mask_secret",
+    "register_source",
     "set_secrets_manager",
+    "source_spec",
 ]

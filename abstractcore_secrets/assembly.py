@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import envvars
-from .audit import AuditMiddleware, LoggingSink, OTelLogSink
+from .audit import AuditMiddleware, BatchingSinkProcessor, LoggingSink, OTelLogSink
 from .cache import ResolutionCache
 from .config import ChainSettings, load_settings
 from .errors import ConfigurationError
@@ -26,7 +26,7 @@ from .manager import SecretsManager
 from .redaction import RedactionPolicy, default_policy
 from .redaction.processors import ValueLearner, install_logging_redaction
 from .resilience import Resilience, RetryPolicy
-from .source_factories import SOURCE_FACTORIES
+from .source_factories import build_source
 from .telemetry import MetricsMiddleware, TracingMiddleware
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def build_secrets_manager(
         ConfigurationError: A setting is malformed, or the audit journal cannot be opened.
     """
     settings = settings or load_settings()
-    sources = [SOURCE_FACTORIES[name](settings) for name in settings.chain]
+    sources = [build_source(name, settings) for name in settings.chain]
     cache = None
     if settings.cache_ttl > 0:
         cache = ResolutionCache(
@@ -159,8 +159,13 @@ def middleware_stacks(
 
 
 def _audit_middleware(settings: ChainSettings, telemetry: Telemetry | None) -> AuditMiddleware:
-    """Audit to the logger and OTel logs, and to the journal when one is configured."""
+    """Audit to the logger and OTel logs, and to the journal when one is configured.
+
+    The logger and OTel logs are fed from a queue by a background thread; the journal,
+    durable, is written before the key is served.
+    """
     options = dict(settings.audit)
+    meter_provider = telemetry.meter_provider if telemetry else None
     sinks: list[Any] = [
         LoggingSink(),
         OTelLogSink(telemetry.logger_provider if telemetry else None),
@@ -196,13 +201,18 @@ def _audit_middleware(settings: ChainSettings, telemetry: Telemetry | None) -> A
                 f"secrets.audit.journal / {envvars.AUDIT_JOURNAL}"
             )
         atexit.register(_seal, journal)
-        sinks.append(journal)
+    pipeline: list[Any] = [
+        BatchingSinkProcessor(sink, meter_provider=meter_provider) for sink in sinks
+    ]
+    if journal_path:
+        pipeline.append(journal)
     return AuditMiddleware(
-        sinks,
+        pipeline,
         policy=telemetry.policy if telemetry else default_policy(),
         service_name=telemetry.service_name if telemetry else None,
         pseudonymize=bool(options.get("pseudonymize")),
         failure_mode=options.get("failure_mode", "warn"),
+        meter_provider=meter_provider,
     )
 
 

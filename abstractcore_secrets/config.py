@@ -32,7 +32,7 @@ from . import envvars
 from .config_file import SECRETS, ConfigFile
 from .errors import ConfigurationError
 from .files import InsecureFilePolicy, InsecureFileWarning
-from .source_factories import MANAGED_SOURCES, SOURCE_FACTORIES, checked_options, shown
+from .source_factories import checked_options, find_source, managed_sources, shown, source_names
 
 if TYPE_CHECKING:
     from .manager import SecretsManager
@@ -166,13 +166,12 @@ def _chain(
             raise ConfigurationError(f"{path} secrets.chain must be a list of source names")
         names, where = list(from_file), f"{path} secrets.chain"
     else:
-        managed = [name for name in MANAGED_SOURCES if name in sources]
-        return ("env", *managed, "config")
-    unknown = [shown(name) for name in names if name not in SOURCE_FACTORIES]
+        return ("env", *managed_sources(sources), "config")
+    unknown = [shown(name) for name in names if find_source(name) is None]
     if unknown or not names:
         raise ConfigurationError(
             f"{where} names unknown sources [{', '.join(unknown) or '(none given)'}]; "
-            f"known: {', '.join(SOURCE_FACTORIES)}"
+            f"known: {', '.join(source_names())}"
         )
     if len(set(names)) != len(names):
         raise ConfigurationError(f"{where} names a source twice: {names}")

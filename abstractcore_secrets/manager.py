@@ -11,6 +11,7 @@ from .cache import ResolutionCache
 from .errors import (
     AuthenticationError,
     ErrorCategory,
+    InvalidSourceError,
     ResolutionDeniedError,
     ResolutionError,
     SourceError,
@@ -29,6 +30,7 @@ from .provider_names import validate_provider
 from .providers.base import SecretProvider
 from .providers.config import ConfigFileSecretProvider
 from .providers.environment import EnvironmentSecretProvider
+from .providers.values import checked_value
 from .resolution import Attempt, Outcome, Resolution, SecretRecord, failed_attempts
 from .secret import Secret
 
@@ -70,6 +72,7 @@ class SecretsManager:
         self._policy = merge_policy(policy)
         self._fingerprinter = fingerprinter or Fingerprinter()
         self.cache = _cache_from(cache)
+        self._middleware: tuple[Middleware, ...] = tuple(middleware)
         layers: list[Middleware] = list(middleware)
         if self.cache is not None:
             layers.append(self.cache)
@@ -192,9 +195,17 @@ class SecretsManager:
             self.cache.invalidate(None if provider is None else validate_provider(provider))
 
     def close(self) -> None:
-        """Close every source."""
+        """Close every source, then every layer that has a ``close()``, outermost first.
+
+        The audit layer delivers the events still queued for its sinks and closes them
+        (the journal writes its closing checkpoint).
+        """
         for source in self._sources:
             source.close()
+        for layer in self._middleware:
+            close = getattr(layer, "close", None)
+            if close is not None:
+                close()
 
     def __enter__(self) -> SecretsManager:
         return self
@@ -283,6 +294,13 @@ class SecretsManager:
             return Attempt(
                 source.name, Outcome.NOT_FOUND, duration, locator=_locator(source, request.provider)
             )
+        try:
+            # Here, once for every source (custom ones too): a value no key could be is
+            # refused before any layer above could cache, learn or serve it.
+            checked_value(record.secret.reveal(), source=source.name, locator=record.locator)
+        except InvalidSourceError as exc:
+            _drop_tracebacks(exc)  # the check's frames hold the value
+            return Attempt(source.name, Outcome.ERROR, duration, locator=record.locator, error=exc)
         return Attempt(source.name, Outcome.FOUND, duration, locator=record.locator, record=record)
 
     def _found(

@@ -1,25 +1,53 @@
 """Build each named source from its options in the config file's ``secrets.sources``.
 
+Nothing here lists the sources by hand: each source module declares its
+:class:`~abstractcore_secrets.providers.spec.SourceSpec` (name, class, extra, options read
+from its constructor, builder), and the names, option schemas and builders below are read
+from those specs. A third party's source is added with :func:`register_source`, or by an
+entry point of the group ``abstractcore_secrets.sources`` naming its spec, loaded only
+when settings name a source not registered yet.
+
 Options are checked before anything is built: an unknown option (a typo) or a value of
 the wrong type is a ``ConfigurationError`` naming the file, the option and what it takes.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import partial
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ConfigurationError
-from .files import InsecureFilePolicy, check_permissions
+from .files import InsecureFilePolicy
+from .providers import aws, azure, config, environment, vault
+from .providers.spec import (
+    ENTRY_POINT_GROUP,
+    SourceContext,
+    SourceSpec,
+    checked_options,
+    shown,
+)
 
 if TYPE_CHECKING:
     from .providers.base import SecretProvider
-    from .providers.vault_auth import VaultAuth
 
-_Schema = Mapping[str, type]
+__all__ = [
+    "BUILTIN_SOURCES",
+    "MANAGED_SOURCES",
+    "SOURCE_FACTORIES",
+    "SourceSettings",
+    "build_source",
+    "checked_options",
+    "find_source",
+    "managed_sources",
+    "register_source",
+    "shown",
+    "source_names",
+    "unregister_source",
+]
 
 
 class SourceSettings(Protocol):
@@ -42,211 +70,140 @@ class SourceSettings(Protocol):
         """What to do with key files that others can read."""
 
 
-_VAULT: _Schema = {
-    "addr": str,
-    "token": str,
-    "token_file": str,
-    "path": str,
-    "kv_version": int,
-    "mount_point": str,
-    "field": str,
-    "namespace": str,
-    "timeout": float,
-    "connect_timeout": float,
-    "verify": object,
-    "auth": dict,
-}
-_VAULT_AUTH: _Schema = {
-    "method": str,
-    "role_id": str,
-    "role_id_file": str,
-    "secret_id_file": str,
-    "role": str,
-    "jwt_file": str,
-    "token_file": str,
-    "mount_point": str,
-}
-_AWS: _Schema = {
-    "region": str,
-    "secret_id_template": str,
-    "field": str,
-    "version_stage": str,
-    "version_id": str,
-    "endpoint_url": str,
-    "connect_timeout": float,
-    "read_timeout": float,
-}
-_AZURE: _Schema = {
-    "vault_url": str,
-    "name_template": str,
-    "version": str,
-    "connect_timeout": float,
-    "read_timeout": float,
-}
+BUILTIN_SOURCES: tuple[SourceSpec, ...] = (
+    environment.SPEC,
+    vault.SPEC,
+    aws.SPEC,
+    azure.SPEC,
+    config.SPEC,
+)
+"""The sources that ship with the package, in the order messages list them."""
+
+MANAGED_SOURCES = tuple(spec.name for spec in BUILTIN_SOURCES if spec.managed)
+"""Sources enabled by default where ``secrets.sources`` configures them, in this order."""
+
+_lock = threading.Lock()
+_registry: dict[str, SourceSpec] = {spec.name: spec for spec in BUILTIN_SOURCES}
 
 
-def checked_options(raw: Mapping[str, Any], schema: _Schema, where: str) -> dict[str, Any]:
-    """Return ``raw`` with numbers converted, or raise naming the bad option.
-
-    An unknown option's name is repeated only when it reads as a name (it may be a key
-    pasted in the wrong place); a number must be finite and within a float's range.
+def register_source(spec: SourceSpec, *, replace: bool = False) -> None:
+    """Make ``spec`` a source settings can name (``secrets.chain``, ``secrets.sources``).
 
     Raises:
-        ConfigurationError: An option is unknown or of the wrong type.
+        ConfigurationError: A different source is registered under that name already, and
+            ``replace`` is false.
     """
-    unknown = sorted(shown(name) for name in set(raw) - set(schema))
-    if unknown:
-        raise ConfigurationError(
-            f"{where} has unknown options [{', '.join(unknown)}]; known: {sorted(schema)}"
-        )
-    options: dict[str, Any] = {}
-    for name, value in raw.items():
-        expected = schema[name]
-        if (
-            expected in (int, float)
-            and isinstance(value, (int, float))
-            and not isinstance(value, bool)
-        ):
-            if not _finite(value):
-                raise ConfigurationError(f"{where}.{name} must be a finite number")
-            options[name] = expected(value)
-        elif expected is object or isinstance(value, expected):
-            options[name] = value
-        else:
+    with _lock:
+        known = _registry.get(spec.name)
+        if known is not None and known != spec and not replace:
             raise ConfigurationError(
-                f"{where}.{name} must be a {expected.__name__}, not {type(value).__name__}"
+                f"a source named {shown(spec.name)} is registered already "
+                f"({known.source_class.__name__}); pass replace=True to replace it"
             )
-    return options
+        _registry[spec.name] = spec
 
 
-def _finite(value: float) -> bool:
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer past a float's range
-        return False
+def unregister_source(name: str) -> None:
+    """Forget the source registered as ``name`` (a built-in one comes back as it shipped)."""
+    builtin = {spec.name: spec for spec in BUILTIN_SOURCES}
+    with _lock:
+        if name in builtin:
+            _registry[name] = builtin[name]
+        else:
+            _registry.pop(name, None)
 
 
-# What a message may repeat of a setting: a short name. Anything else may be a key.
-_NAME = re.compile(r"[A-Za-z0-9_.-]{1,16}")
+def source_names() -> tuple[str, ...]:
+    """Return the names of the sources registered now (plugins not yet loaded are not)."""
+    with _lock:
+        return tuple(_registry)
 
 
-def shown(value: object) -> str:
-    """Return ``value`` as a message may show it: a short name or number, else its kind.
+def find_source(name: str) -> SourceSpec | None:
+    """Return the spec registered as ``name``, loading a plugin's entry point if need be.
 
-    A key pasted into the wrong setting must not travel on into logs with the error.
+    Raises:
+        ConfigurationError: An entry point of that name cannot be loaded, or does not
+            name a ``SourceSpec`` of that name.
     """
-    if isinstance(value, str):
-        return repr(value) if _NAME.fullmatch(value) else f"(a text of {len(value)} characters)"
-    if isinstance(value, bool) or value is None:
-        return repr(value)
-    if isinstance(value, int):
-        return repr(value) if abs(value) < 10**16 else "(a very large integer)"
-    if isinstance(value, float):
-        return repr(value)
-    return f"(a JSON {'array' if isinstance(value, list) else type(value).__name__})"
+    with _lock:
+        spec = _registry.get(name)
+    return spec if spec is not None else _load_entry_point(name)
 
 
-def _where(settings: SourceSettings, name: str) -> str:
-    return f"{settings.config_path} secrets.sources.{name}"
+def _load_entry_point(name: str) -> SourceSpec | None:
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if entry_point.name != name:
+            continue
+        problem = None
+        loaded: object = None
+        try:
+            loaded = entry_point.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plugin is a configuration error
+            # Only the type: the plugin's message may hold anything.
+            problem = f"it cannot be loaded ({type(exc).__name__})"
+        if problem is None and not (isinstance(loaded, SourceSpec) and loaded.name == name):
+            problem = f"it does not name a SourceSpec called {shown(name)}"
+        if problem is not None:
+            raise ConfigurationError(
+                f"the {ENTRY_POINT_GROUP} entry point {shown(name)} "
+                f"({entry_point.value}): {problem}; fix or uninstall its package"
+            )
+        assert isinstance(loaded, SourceSpec)  # noqa: S101 - checked just above, for mypy
+        register_source(loaded)
+        return loaded
+    return None
 
 
-def _guard_inline_credentials(settings: SourceSettings) -> None:
-    """A token written into the config file makes it a key file: refuse it if others can read."""
-    if settings.config_path.exists():
-        check_permissions(settings.config_path, settings.insecure_files, source="config")
+def managed_sources(configured: Iterable[str]) -> tuple[str, ...]:
+    """Return the managed sources among ``configured``: the built-in ones first, in order.
+
+    Other names (registered or plugins) follow in the order given; a name that is no
+    source is left out, as it always was.
+    """
+    configured = list(configured)
+    managed = [name for name in MANAGED_SOURCES if name in configured]
+    for name in configured:
+        if name in MANAGED_SOURCES or name in {s.name for s in BUILTIN_SOURCES}:
+            continue
+        spec = find_source(name)
+        if spec is not None and spec.managed:
+            managed.append(name)
+    return tuple(managed)
 
 
-def vault_source(settings: SourceSettings) -> SecretProvider:
-    """Build the ``vault`` source."""
-    from .providers import vault_auth
-    from .providers.vault import DEFAULT_PATH, VaultSecretProvider
+def build_source(name: str, settings: SourceSettings) -> SecretProvider:
+    """Build the source ``name`` from its options in ``settings``.
 
-    where = _where(settings, "vault")
-    options = checked_options(settings.sources.get("vault", {}), _VAULT, where)
-    token = options.pop("token", None)
-    if token is not None:
-        _guard_inline_credentials(settings)
-    token_file = options.pop("token_file", None)
-    auth_options = options.pop("auth", None)
-    auth = None if auth_options is None else _vault_auth(auth_options, where)
-    if auth is None and token is None and token_file is not None:
-        # Read at each login, so that a token an agent rewrites keeps working.
-        auth = vault_auth.TokenAuth(token_file=token_file)
-    return VaultSecretProvider(
-        options.pop("addr", None), token, options.pop("path", DEFAULT_PATH), auth=auth, **options
-    )
-
-
-def _vault_auth(raw: Mapping[str, Any], where: str) -> VaultAuth:
-    from .providers import vault_auth
-
-    where = f"{where}.auth"
-    options = checked_options(raw, _VAULT_AUTH, where)
-    method = options.pop("method", None)
-    try:
-        if method == "approle":
-            # The secret id file is read at each login (and refused if others can read it);
-            # without one, $VAULT_SECRET_ID is used.
-            return vault_auth.AppRoleAuth(**options)
-        if method == "jwt":
-            return vault_auth.JWTAuth(options.pop("role"), options.pop("jwt_file"), **options)
-        if method == "kubernetes":
-            return vault_auth.KubernetesAuth(options.pop("role"), **options)
-        if method == "token":
-            return vault_auth.TokenAuth(**options)
-    except (KeyError, TypeError) as exc:
+    Raises:
+        ConfigurationError: ``name`` is no source, or its options are wrong.
+    """
+    spec = find_source(name)
+    if spec is None:
         raise ConfigurationError(
-            f"{where}: {method} auth is missing or has a wrong option ({exc})"
-        ) from None
-    raise ConfigurationError(
-        f"{where}.method must be one of approle, jwt, kubernetes, token (got {method!r})"
-    )
-
-
-def aws_source(settings: SourceSettings) -> SecretProvider:
-    """Build the ``aws`` source."""
-    from .providers.aws import AWSSecretsProvider
-
-    options = checked_options(settings.sources.get("aws", {}), _AWS, _where(settings, "aws"))
-    return AWSSecretsProvider(options.pop("region", None), **options)
-
-
-def azure_source(settings: SourceSettings) -> SecretProvider:
-    """Build the ``azure`` source (credentials: ``DefaultAzureCredential``)."""
-    from .providers.azure import AzureKeyVaultProvider
-
-    where = _where(settings, "azure")
-    options = checked_options(settings.sources.get("azure", {}), _AZURE, where)
-    vault_url = options.pop("vault_url", None)
-    if not vault_url:
-        raise ConfigurationError(
-            f"{where}.vault_url is required, e.g. 'https://myvault.vault.azure.net'"
+            f"{shown(name)} is not a source; known: {', '.join(source_names())}"
         )
-    return AzureKeyVaultProvider(vault_url, **options)
+    where = f"{settings.config_path} secrets.sources.{name}"
+    raw = settings.sources.get(name, {})
+    options = {} if spec.options is None else checked_options(raw, spec.options, where)
+    context = SourceContext(settings.config_path, settings.insecure_files, where)
+    return spec.build(options, context)
 
 
-def env_source(settings: SourceSettings) -> SecretProvider:
-    """Build the ``env`` source."""
-    from .providers.environment import EnvironmentSecretProvider
+class _Factories(Mapping[str, Callable[[SourceSettings], "SecretProvider"]]):
+    """The registry seen as name -> builder, as ``SOURCE_FACTORIES`` always was."""
 
-    return EnvironmentSecretProvider(insecure_files=settings.insecure_files)
+    def __getitem__(self, name: str) -> Callable[[SourceSettings], SecretProvider]:
+        if find_source(name) is None:
+            raise KeyError(name)
+        return partial(build_source, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(source_names())
+
+    def __len__(self) -> int:
+        return len(source_names())
 
 
-def config_source(settings: SourceSettings) -> SecretProvider:
-    """Build the ``config`` source."""
-    from .providers.config import ConfigFileSecretProvider
-
-    return ConfigFileSecretProvider(settings.config_path, insecure_files=settings.insecure_files)
-
-
-SOURCE_FACTORIES: Mapping[str, Callable[[SourceSettings], SecretProvider]] = {
-    "env": env_source,
-    "vault": vault_source,
-    "aws": aws_source,
-    "azure": azure_source,
-    "config": config_source,
-}
-"""Every source name a chain may use, with how to build it."""
-
-MANAGED_SOURCES = ("vault", "aws", "azure")
-"""Sources enabled by default where ``secrets.sources`` configures them, in this order."""
+SOURCE_FACTORIES: Mapping[str, Callable[[SourceSettings], SecretProvider]] = _Factories()
+"""Every source name a chain may use, with how to build it (read from the registry)."""

@@ -20,7 +20,7 @@ from abstractcore_secrets import (
     set_secrets_manager,
 )
 from abstractcore_secrets.provider_names import KNOWN_ENV_VARS
-from abstractcore_secrets.testing import OpenBaoServer, free_port
+from abstractcore_secrets.testing import MemorySink, OpenBaoServer, free_port
 
 if TYPE_CHECKING:
     from abstractcore_secrets import Resolution, SecretProvider
@@ -137,14 +137,4 @@ def chain_of(config_path: Path, fingerprinter) -> Iterator[Callable[[SecretProvi
         source.close()
 
 
-class ListSink:
-    """An audit sink that keeps every event in memory, for assertions."""
-
-    name = "list"
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        """Keep the event."""
-        self.events.append(event)
+ListSink = MemorySink  # the shipped in-memory audit sink, under the name the tests import

@@ -12,6 +12,8 @@ from abstractcore_secrets import (
     InsecureFileError,
     InsecureFilePolicy,
     InvalidSourceError,
+    ResolutionError,
+    SecretsManager,
 )
 from abstractcore_secrets.files import InsecureFileWarning
 
@@ -106,9 +108,12 @@ class TestEnvironmentSecretProvider:
         path = tmp_path / "absent"
         if setup != "missing":
             path = _key_file(tmp_path, {"empty": "\n", "two-lines": "line-one\nline-two\n"}[setup])
-        with pytest.raises(InvalidSourceError, match=message) as caught:
-            EnvironmentSecretProvider({"OPENAI_API_KEY_FILE": str(path)}).fetch("openai")
-        assert "line-one" not in str(caught.value)
+        source = EnvironmentSecretProvider({"OPENAI_API_KEY_FILE": str(path)})
+        error = SecretsManager([source], cache=None).resolve("openai").error
+        assert isinstance(error, ResolutionError)
+        assert isinstance(error.__cause__, InvalidSourceError)
+        assert message in str(error.__cause__)
+        assert "line-one" not in str(error)
 
     def test_a_file_others_can_read_is_refused(self, tmp_path):
         """Mode 0644 is refused, and the message gives the chmod that fixes it."""
@@ -127,6 +132,7 @@ class TestEnvironmentSecretProvider:
 
     def test_value_with_whitespace_is_invalid_and_not_echoed(self):
         """A value with a space or newline is refused without showing it."""
-        with pytest.raises(InvalidSourceError) as caught:
-            EnvironmentSecretProvider({"OPENAI_API_KEY": "sk-half one"}).fetch("openai")
-        assert "sk-half" not in str(caught.value)
+        source = EnvironmentSecretProvider({"OPENAI_API_KEY": "sk-half one"})
+        resolution = SecretsManager([source], cache=None).resolve("openai")
+        assert [a.error_type for a in resolution.attempts] == ["invalid"]
+        assert "sk-half" not in str(resolution.error)

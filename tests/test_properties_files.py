@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from abstractcore_secrets import EnvironmentSecretProvider
+from abstractcore_secrets import EnvironmentSecretProvider, SecretsManager
 from abstractcore_secrets.errors import ConfigurationError, InvalidSourceError
 from abstractcore_secrets.files import (
     KEY_FILE_LIMIT,
@@ -131,22 +131,28 @@ class TestKeyFileVariable:
     @example(case=(("sk-" + "a" * 40 + " \n").encode(), "sk-" + "a" * 40))
     @example(case=(("sk-" + "a" * 40 + "\u2028").encode(), "sk-" + "a" * 40))
     def test_the_key_without_its_line_breaks_or_an_invalid_source(self, tmp_path, case):
-        """OPENAI_API_KEY_FILE: the text minus trailing CR/LF if a clean key, else silent error."""
+        """OPENAI_API_KEY_FILE: the text minus trailing CR/LF if a clean key, else silent error.
+
+        Through the chain, which runs the value check for every source.
+        """
         data, canary = case
         path = _private(tmp_path / "key", data)
         source = EnvironmentSecretProvider({"OPENAI_API_KEY_FILE": str(path)})
         text = _decoded(data)
         value = None if text is None else text.rstrip("\r\n")
         clean = bool(value) and all(c.isprintable() and not c.isspace() for c in value or "")
-        record, error = _outcome(lambda: source.fetch("openai"), InvalidSourceError)
+        resolution = SecretsManager([source], cache=None).resolve("openai")
+        error = resolution.attempts[0].error
         if error is not None:
             assert not clean
+            assert isinstance(error, InvalidSourceError)
             assert "OPENAI_API_KEY_FILE" in str(error)
             _assert_silent(error, canary)
+            assert canary not in repr(resolution)
         else:
             assert clean
-            assert record is not None
-            assert record.secret.reveal() == value
+            assert resolution.value is not None
+            assert resolution.value.reveal() == value
 
 
 class TestVaultTokenFile:

@@ -3,7 +3,10 @@
 Fields (docs/telemetry.md): time, seq, event_id, event, provider, source, outcome, stale,
 degraded, cache_hit, attempts, locator, version, fingerprint, user, service.name, host.name,
 process.pid, trace_id, span_id, source_request_id, duration_ms, error.type, error.message.
-The event is scrubbed by the redaction policy before any sink sees it.
+The event is built once, passed through the processors (pseudonymise, scrub: before any
+sink sees it) and handed to each sink processor: synchronous for durable sinks (the
+journal), batching for the others when so wrapped (docs/architecture.md, "Path of an
+audit event").
 """
 
 from __future__ import annotations
@@ -18,22 +21,32 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from opentelemetry import trace
 
 from .. import semconv as names
-from .._otel import meter
 from ..errors import ConfigurationError, ResolutionDeniedError
 from ..fingerprint import Fingerprinter
 from ..middleware import Handler, ResolveRequest
 from ..redaction import RedactionPolicy
 from ..resolution import Outcome, Resolution
+from ._pipeline import AuditFailureWarning, SimpleSinkProcessor
+from ._processors import Pseudonymise, Scrub
+from ._types import AuditEvent, AuditProcessor, AuditSink, NamedSink, SinkProcessor
 from .principal import current_principal
 from .sinks import LoggingSink, OTelLogSink
 
-_FREE_FORM = ("error.message", "user", "locator", "source_request_id", "attempts")
+if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+
+__all__ = [
+    "AuditFailureWarning",
+    "AuditMiddleware",
+    "AuditSink",
+    "AuditUnavailableError",
+]
 
 _EVENTS = {
     Outcome.FOUND: names.EVENT_RESOLVED,
@@ -43,29 +56,18 @@ _EVENTS = {
 }
 
 
-class AuditSink(Protocol):
-    """Receives each audit event; ``name`` labels the ``audit.records`` counter."""
-
-    name: str
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        """Record one event; raise if it could not be recorded."""
-        ...
-
-
 class AuditUnavailableError(ResolutionDeniedError):
     """Fail-closed audit: the resolution was denied because it could not be recorded."""
-
-
-class AuditFailureWarning(UserWarning):
-    """An audit sink failed to record an event."""
 
 
 class AuditMiddleware:
     """Emit an audit event per resolution to each sink.
 
     Args:
-        sinks: Where events go; default a logger and OTel logs.
+        sinks: Where events go, in order; default a logger and OTel logs. A sink is called
+            synchronously (:class:`~abstractcore_secrets.audit.SimpleSinkProcessor`); give a
+            sink processor instead (:class:`~abstractcore_secrets.audit.BatchingSinkProcessor`)
+            to take a sink off the resolution's path.
         policy: The redaction policy every event is scrubbed with.
         service_name: ``service.name``; default ``$OTEL_SERVICE_NAME``.
         pseudonymize: Record ``user.pseudo_id`` (keyed HMAC) instead of the principal.
@@ -73,47 +75,68 @@ class AuditMiddleware:
         failure_mode: ``warn`` (default): a failed sink is counted and warned about, the
             resolution proceeds. ``block``: a found key whose record a durable sink (the
             journal) could not write is denied, as Vault refuses what it cannot audit.
+        processors: More processors (``event -> event | None``), run after the built-in
+            ones (pseudonymise, scrub); one returning ``None`` drops the event.
+        meter_provider: Where ``audit.records`` is counted; default the global one.
     """
 
     def __init__(
         self,
-        sinks: Sequence[AuditSink] | None = None,
+        sinks: Sequence[AuditSink | NamedSink | SinkProcessor] | None = None,
         *,
         policy: RedactionPolicy | None = None,
         service_name: str | None = None,
         pseudonymize: bool = False,
         fingerprinter: Fingerprinter | None = None,
         failure_mode: str = "warn",
+        processors: Sequence[AuditProcessor] = (),
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         if failure_mode not in ("warn", "block"):
             raise ConfigurationError(
                 f"audit failure_mode must be 'warn' or 'block', not {failure_mode!r}"
             )
         self.failure_mode = failure_mode
-        self.sinks: list[AuditSink] = (
+        chosen: list[AuditSink | NamedSink | SinkProcessor] = (
             list(sinks) if sinks is not None else [LoggingSink(), OTelLogSink()]
         )
+        self.sink_processors: list[SinkProcessor] = [
+            item
+            if isinstance(item, SinkProcessor)
+            else SimpleSinkProcessor(item, meter_provider=meter_provider)
+            for item in chosen
+        ]
         if failure_mode == "block":
-            _check_durable(self.sinks)
+            _check_durable(self.sink_processors)
         self.policy = policy or RedactionPolicy()
         self.service_name = service_name or os.environ.get("OTEL_SERVICE_NAME") or "unknown"
         self.pseudonymize = pseudonymize
         self._fingerprinter = fingerprinter or Fingerprinter()
-        self._records = meter().create_counter(
-            names.AUDIT_RECORDS, unit="{record}", description="Audit records by sink and result."
-        )
+        self.processors: list[AuditProcessor] = [
+            *([Pseudonymise(self._fingerprinter)] if pseudonymize else []),
+            Scrub(self.policy),
+            *processors,
+        ]
         self._seq = itertools.count(1)
         self._last_fingerprint: dict[str, str] = {}
         self._lock = threading.Lock()
         self._host = socket.gethostname()
         self._os_user = _os_user()
+        for hook in list(_ON_BUILD):
+            hook(self)
+
+    @property
+    def sinks(self) -> list[AuditSink | NamedSink]:
+        """The sinks, in order, whatever processor hands them their events."""
+        found = (getattr(processor, "sink", None) for processor in self.sink_processors)
+        return [sink for sink in found if sink is not None]
 
     def __call__(self, request: ResolveRequest, call_next: Handler) -> Resolution:
         """Resolve, then record what happened."""
         started = time.perf_counter()
         resolution = call_next(request)
         duration = time.perf_counter() - started
-        if not any(_listening(sink) for sink in self.sinks):
+        if not any(processor.listening() for processor in self.sink_processors):
             # Nobody would read the event (no structlog, no OTel SDK, no journal): keep the
             # rotation state current and skip building it, off the hot path.
             self._rotation(resolution)
@@ -139,7 +162,40 @@ class AuditMiddleware:
             self._last_fingerprint[key] = resolution.fingerprint
         return previous if previous not in (None, resolution.fingerprint) else None
 
-    def _event(self, name: str, resolution: Resolution, duration: float) -> dict[str, Any]:
+    def flush(self, timeout: float | None = None) -> bool:
+        """Deliver the events queued for every sink, within ``timeout`` seconds each.
+
+        Returns:
+            ``False`` if some sink processor could not deliver all in time.
+        """
+        flushed = [processor.flush(timeout) for processor in self.sink_processors]  # each one
+        return all(flushed)
+
+    def close(self, timeout: float | None = 5.0) -> None:
+        """Flush and close every sink processor, in order (the journal writes its checkpoint).
+
+        :meth:`SecretsManager.close() <abstractcore_secrets.SecretsManager.close>` calls
+        it. A sink that cannot be closed is warned about; the others are still closed.
+        """
+        for processor in self.sink_processors:
+            try:
+                processor.close(timeout)
+            except Exception as exc:  # noqa: BLE001 - reported; the next sink is still closed
+                warnings.warn(
+                    f"audit sink {processor.name!r} could not be closed "
+                    f"({type(exc).__name__}); what it had not written is lost",
+                    AuditFailureWarning,
+                    stacklevel=2,
+                )
+
+    def _attach(self, processor: SinkProcessor) -> None:
+        """Add a sink processor (a test's capture) for as long as it is wanted."""
+        self.sink_processors = [*self.sink_processors, processor]
+
+    def _detach(self, processor: SinkProcessor) -> None:
+        self.sink_processors = [p for p in self.sink_processors if p is not processor]
+
+    def _event(self, name: str, resolution: Resolution, duration: float) -> AuditEvent:
         span_context = trace.get_current_span().get_span_context()
         error = resolution.error
         return {
@@ -179,11 +235,8 @@ class AuditMiddleware:
         }
 
     def _user(self) -> dict[str, str | None]:
-        user_id = current_principal()
-        if user_id is not None and self.pseudonymize:
-            pseudo = self._fingerprinter.fingerprint(f"principal:{user_id}")
-            return {"pseudo_id": pseudo.split(":", 1)[1][:32], "os_user": self._os_user}
-        return {"id": user_id, "os_user": self._os_user}
+        """The principal in clear: the :class:`Pseudonymise` processor replaces it if asked."""
+        return {"id": current_principal(), "os_user": self._os_user}
 
     def _deny(self, resolution: Resolution, failed: list[str]) -> Resolution:
         """Fail closed: a resolution that could not be recorded durably is not served."""
@@ -204,50 +257,58 @@ class AuditMiddleware:
         self._emit(self._event(names.EVENT_DENIED, denied, resolution.duration))
         return denied
 
-    def _emit(self, event: dict[str, Any]) -> list[str]:
-        """Send ``event`` to every sink; return the names of durable sinks that failed."""
+    def _emit(self, event: AuditEvent) -> list[str]:
+        """Process ``event``, hand it to every sink processor; return the failed durable ones."""
+        processed = event
+        try:
+            for processor in self.processors:
+                result = processor(processed)
+                if result is None:
+                    return []  # dropped on purpose: nothing failed
+                processed = result
+        except Exception as exc:  # noqa: BLE001 - no sink got it: durable ones count as failed
+            warnings.warn(
+                f"audit processor {processor!r} failed ({type(exc).__name__}); event "
+                f"{event['event_id']} was not recorded",
+                AuditFailureWarning,
+                stacklevel=3,
+            )
+            return [p.name for p in self.sink_processors if p.durable]
         failed: list[str] = []
-        # Only the free-form fields can carry text from outside (a message, a principal,
-        # a path); the rest are built here from ids, hashes, numbers and fixed words.
-        scrubbed = {**event, **self.policy.scrub({k: event[k] for k in _FREE_FORM})}
-        for sink in self.sinks:
+        for sink_processor in self.sink_processors:
             try:
-                sink(scrubbed)
-            except Exception as exc:  # noqa: BLE001 - a failed sink is counted and reported
-                self._records.add(1, {names.SINK: sink.name, names.RESULT: "failed"})
-                if getattr(sink, "durable", False):
-                    failed.append(sink.name)
-                warnings.warn(
-                    f"audit sink {sink.name!r} failed ({type(exc).__name__}); event "
-                    f"{event['event_id']} was not recorded there",
-                    AuditFailureWarning,
-                    stacklevel=2,
-                )
-            else:
-                self._records.add(1, {names.SINK: sink.name, names.RESULT: "written"})
+                sink_processor.on_emit(processed)
+            except Warning:
+                raise  # the application turned the failure's warning into an error
+            except Exception:  # noqa: BLE001 - counted and warned about by the processor
+                if sink_processor.durable:
+                    failed.append(sink_processor.name)
         return failed
 
 
-def _listening(sink: AuditSink) -> bool:
-    """Whether ``sink`` would record an event now (sinks without ``listening`` always do)."""
-    listening = getattr(sink, "listening", None)
-    return True if listening is None else bool(listening())
-
-
-def _check_durable(sinks: Sequence[AuditSink]) -> None:
+def _check_durable(processors: Sequence[SinkProcessor]) -> None:
     """Block mode promises a durable record before a key is served: check it can keep it."""
-    durable = [sink for sink in sinks if getattr(sink, "durable", False)]
+    durable = [processor for processor in processors if processor.durable]
     if not durable:
         raise ConfigurationError(
             "audit failure_mode='block' needs a durable sink: configure the journal "
             "(secrets.audit.journal), or use failure_mode='warn'"
         )
-    batched = [sink.name for sink in durable if getattr(sink, "fsync", "always") != "always"]
+    batched = [
+        processor.name
+        for processor in durable
+        if getattr(getattr(processor, "sink", processor), "fsync", "always") != "always"
+    ]
     if batched:
         raise ConfigurationError(
             f"audit failure_mode='block' needs fsync='always' on {batched}: with batched fsync "
             "a key would be served before its record is on disk"
         )
+
+
+_ON_BUILD: list[Callable[[AuditMiddleware], None]] = []
+"""Called with each new audit middleware: how ``testing.capture_audit_events`` sees the
+managers built while it is active. Empty outside tests."""
 
 
 def _os_user() -> str | None:

@@ -1,7 +1,9 @@
 """Where audit events go: a logger (structlog when configured, else stdlib) and OTel logs.
 
-A sink is any callable taking the event dict; it may raise, and the audit middleware counts
-and reports the failure (``audit.records{result=failed}`` and a warning), never silently.
+A sink follows :class:`~abstractcore_secrets.audit.AuditSink`: a callable taking the event
+dict, with ``name``, ``durable``, ``listening()``, ``flush()`` and ``close()``. It may raise;
+its sink processor counts and reports the failure (``audit.records{result=failed}`` and a
+warning), never silently.
 """
 
 from __future__ import annotations
@@ -31,9 +33,17 @@ class LoggingSink:
     """
 
     name = "log"
+    durable = False
 
     def __init__(self, logger_name: str = AUDIT_LOGGER) -> None:
         self.logger_name = logger_name
+
+    def flush(self, timeout: float | None = None) -> bool:  # noqa: ARG002 - nothing buffered
+        """Nothing is buffered here (the application's handlers flush themselves)."""
+        return True
+
+    def close(self) -> None:
+        """Nothing to release: the logger is the application's."""
 
     def listening(self) -> bool:
         """Whether an event would go anywhere: structlog configured, or the logger enabled."""
@@ -65,12 +75,20 @@ class OTelLogSink:
     """
 
     name = "otel"
+    durable = False
 
     def __init__(self, logger_provider: LoggerProvider | None = None) -> None:
         self._provider = logger_provider
         self._logger = _logs.get_logger(
             names.SCOPE, names.SCOPE_VERSION, logger_provider=logger_provider
         )
+
+    def flush(self, timeout: float | None = None) -> bool:  # noqa: ARG002 - nothing buffered
+        """Nothing is buffered here: the SDK's processors export (``Telemetry.force_flush``)."""
+        return True
+
+    def close(self) -> None:
+        """Nothing to release: the logger provider is shut down by whoever set it up."""
 
     def listening(self) -> bool:
         """Whether an OTel SDK logger provider is set (the API alone drops every record)."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import SecretsError
+from ..source_factories import MANAGED_SOURCES
 from . import console
 
-PROVIDERS = ("vault", "aws", "azure")
+PROVIDERS = MANAGED_SOURCES
+"""The managed sources this command configures, as their specs declare them."""
 STDIN = "-"
 """The value of ``--vault-token`` that means: read the token from stdin or a prompt."""
 
@@ -49,6 +51,8 @@ def _options(provider: str, flags: ProviderFlags) -> dict[str, object]:
         if not flags.vault_url:
             console.fail("--set-secrets-provider azure needs --vault-url", console.Exit.USAGE)
         return {"vault_url": flags.vault_url}
+    if provider != "vault":
+        return {}  # a managed source without flags of its own: its defaults
     if flags.vault_token not in (None, STDIN):
         console.fail(
             "refusing a token typed on the command line (ps and shell history keep it); "

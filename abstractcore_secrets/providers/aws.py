@@ -20,7 +20,8 @@ from ..secret import Secret
 from ._http import parse_retry_after
 from ._imports import require
 from .base import SecretProvider, host_and_port
-from .values import checked_value, json_object, json_type
+from .spec import source_spec
+from .values import json_object, json_type
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -130,11 +131,6 @@ class AWSSecretsProvider(SecretProvider):
             )
         self.client = client
 
-    def get_secret(self, key: str) -> str | None:
-        """Return the key for provider ``key``, or ``None`` when no such secret exists."""
-        record = self.fetch(key)
-        return None if record is None else record.secret.reveal()
-
     def secret_id(self, key: str) -> str:
         """Return the secret id read for provider ``key``."""
         return self.secret_id_template.format(provider=key)
@@ -189,7 +185,7 @@ class AWSSecretsProvider(SecretProvider):
         if value is None:
             return None
         return SecretRecord(
-            Secret(checked_value(value, source=self.name, locator=locator)),
+            Secret(value),
             locator=locator,
             version=response.get("VersionId"),
             request_id=response.get("ResponseMetadata", {}).get("RequestId"),
@@ -371,3 +367,7 @@ def _field_names(document: dict[str, Any]) -> str:
     shown = sorted(name for name in document if len(name) <= 32 and not looks_like_key(name))
     hidden = len(document) - len(shown)
     return repr(shown) + (f" and {hidden} not shown: shaped like keys" if hidden else "")
+
+
+SPEC = source_spec(AWSSecretsProvider, managed=True, extra="aws", exclude=("client",))
+"""The ``aws`` source: its options are the constructor's, but a ready client."""

@@ -21,7 +21,8 @@ from ..secret import Secret
 from ._http import location_host, parse_retry_after
 from ._imports import require
 from .base import SecretProvider, host_and_port
-from .values import checked_value, json_type
+from .spec import SourceContext, source_spec
+from .values import json_type
 
 __all__ = ["AzureKeyVaultProvider", "parse_retry_after", "translate_error"]
 
@@ -88,11 +89,6 @@ class AzureKeyVaultProvider(SecretProvider):
         }
         self.client = secrets_module.SecretClient(self.vault_url, credential, **options)
 
-    def get_secret(self, key: str) -> str | None:
-        """Return the key for provider ``key``, or ``None`` when no such secret exists."""
-        record = self.fetch(key)
-        return None if record is None else record.secret.reveal()
-
     def secret_name(self, key: str) -> str:
         """Return the Key Vault secret name read for provider ``key``.
 
@@ -155,7 +151,7 @@ class AzureKeyVaultProvider(SecretProvider):
         if not secret.value:
             return None
         return SecretRecord(
-            Secret(checked_value(secret.value, source=self.name, locator=locator)),
+            Secret(secret.value),
             locator=locator,
             version=secret.properties.version,
             request_id=answers.request_id,
@@ -308,3 +304,23 @@ def _classify(exc: Exception) -> tuple[type[SourceError], str]:
 def _retry_after(response: Any) -> float | None:  # noqa: ANN401 - azure-core's HttpResponse
     raw = None if response is None else response.headers.get("Retry-After")
     return parse_retry_after(raw) if isinstance(raw, str) else None
+
+
+def _build(options: dict[str, Any], context: SourceContext) -> SecretProvider:
+    """Build the source, its credentials from ``DefaultAzureCredential``."""
+    vault_url = options.pop("vault_url", None)
+    if not vault_url:
+        raise ConfigurationError(
+            f"{context.where}.vault_url is required, e.g. 'https://myvault.vault.azure.net'"
+        )
+    return AzureKeyVaultProvider(vault_url, **options)
+
+
+SPEC = source_spec(
+    AzureKeyVaultProvider,
+    build=_build,
+    managed=True,
+    extra="azure",
+    exclude=("credential", "client_options"),
+)
+"""The ``azure`` source: its options are the constructor's, but SDK objects."""

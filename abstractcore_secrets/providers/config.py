@@ -6,8 +6,10 @@ from pathlib import Path
 
 from ..config_file import ConfigFile
 from ..files import InsecureFilePolicy
+from ..resolution import SecretRecord
+from ..secret import Secret
 from .base import SecretProvider
-from .values import checked_value
+from .spec import SourceContext, source_spec
 
 
 class ConfigFileSecretProvider(SecretProvider):
@@ -34,14 +36,22 @@ class ConfigFileSecretProvider(SecretProvider):
         self.file = ConfigFile(path)
         self._insecure_files = insecure_files
 
-    def get_secret(self, key: str) -> str | None:
+    def fetch(self, key: str) -> SecretRecord | None:
         """Return ``api_keys[key]`` from the file, or ``None``."""
         policy = self._insecure_files or InsecureFilePolicy.from_environment()
         value = self.file.read_api_key(key, policy)
-        if value is None:
+        if not value:
             return None
-        return checked_value(value, source=self.name, locator=self.locator(key))
+        return SecretRecord(Secret(value), locator=self.locator(key))
 
     def locator(self, key: str) -> str:
         """Return the file and the entry looked up."""
         return f"{self.file.path}#api_keys.{key}"
+
+
+def _build(options: dict[str, object], context: SourceContext) -> SecretProvider:  # noqa: ARG001 - it reads no options
+    return ConfigFileSecretProvider(context.config_path, insecure_files=context.insecure_files)
+
+
+SPEC = source_spec(ConfigFileSecretProvider, build=_build, reads_options=False)
+"""The ``config`` source: the ``api_keys`` of the file the settings came from."""

@@ -13,7 +13,7 @@ from ..provider_names import KNOWN_ENV_VARS, env_var_names
 from ..resolution import SecretRecord
 from ..secret import Secret
 from .base import SecretProvider
-from .values import checked_value
+from .spec import SourceContext, source_spec
 
 
 class EnvironmentSecretProvider(SecretProvider):
@@ -45,11 +45,6 @@ class EnvironmentSecretProvider(SecretProvider):
         self._environ = environ
         self._insecure_files = insecure_files
 
-    def get_secret(self, key: str) -> str | None:
-        """Return the key from the environment, or ``None`` when no variable holds it."""
-        record = self.fetch(key)
-        return None if record is None else record.secret.reveal()
-
     def locator(self, key: str) -> str:
         """Return the canonical variable name for ``key``."""
         return f"env:{env_var_names(key)[0]}"
@@ -68,10 +63,7 @@ class EnvironmentSecretProvider(SecretProvider):
                 )
             if direct:
                 locator = f"env:{variable}"
-                return SecretRecord(
-                    Secret(checked_value(direct, source=self.name, locator=locator)),
-                    locator=locator,
-                )
+                return SecretRecord(Secret(direct), locator=locator)
             if file_name:
                 return self._read_file(variable, Path(file_name))
         return None
@@ -102,9 +94,15 @@ class EnvironmentSecretProvider(SecretProvider):
                 source=self.name,
                 locator=locator,
             )
-        return SecretRecord(
-            Secret(checked_value(value, source=self.name, locator=locator)), locator=locator
-        )
+        return SecretRecord(Secret(value), locator=locator)
 
     def _policy(self) -> InsecureFilePolicy:
         return self._insecure_files or InsecureFilePolicy.from_environment()
+
+
+def _build(options: dict[str, object], context: SourceContext) -> SecretProvider:  # noqa: ARG001 - it reads no options
+    return EnvironmentSecretProvider(insecure_files=context.insecure_files)
+
+
+SPEC = source_spec(EnvironmentSecretProvider, build=_build, reads_options=False)
+"""The ``env`` source: the environment, with the settings' policy for key files."""

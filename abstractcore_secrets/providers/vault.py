@@ -19,13 +19,15 @@ from ..errors import (
     SourceUnauthenticatedError,
     SourceUnavailableError,
 )
+from ..files import check_permissions
 from ..resolution import SecretRecord
 from ..secret import Secret
 from ._imports import require
 from ._vault_session import VaultRateLimited, harden_session
 from .base import SecretProvider, host_and_port
-from .values import checked_value, json_type
-from .vault_auth import Login, TokenAuth, VaultAuth
+from .spec import SourceContext, source_spec
+from .values import json_type
+from .vault_auth import Login, TokenAuth, VaultAuth, auth_from_options
 
 DEFAULT_PATH = "secret/data/abstractcore"
 RENEW_AT = 2 / 3
@@ -116,11 +118,6 @@ class VaultSecretProvider(SecretProvider):
         self._login_failures = 0
         self._last_login_error: SourceError | None = None
 
-    def get_secret(self, key: str) -> str | None:
-        """Return the key for provider ``key``, or ``None``."""
-        record = self.fetch(key)
-        return None if record is None else record.secret.reveal()
-
     def secret_path(self, key: str) -> str:
         """Return the KV path read for provider ``key`` (without the mount)."""
         return self.path.format(provider=key) if self.per_provider else self.path
@@ -146,7 +143,7 @@ class VaultSecretProvider(SecretProvider):
                 locator=locator,
             )
         return SecretRecord(
-            Secret(checked_value(value, source=self.name, locator=locator)),
+            Secret(value),
             locator=locator,
             version=version,
             request_id=response.get("request_id"),
@@ -478,3 +475,33 @@ def _wrong_type(
         source="vault",
         locator=locator,
     )
+
+
+def _build(options: dict[str, Any], context: SourceContext) -> SecretProvider:
+    """Build the source: a token, a token file, or an ``auth`` method from the options."""
+    token = options.pop("token", None)
+    if token is not None and context.config_path.exists():
+        # A token written into the config file makes it a key file: refuse it if others can read.
+        check_permissions(context.config_path, context.insecure_files, source="config")
+    token_file = options.pop("token_file", None)
+    auth_options = options.pop("auth", None)
+    auth = None if auth_options is None else auth_from_options(auth_options, context.where)
+    if auth is None and token is None and token_file is not None:
+        # Read at each login, so that a token an agent rewrites keeps working.
+        auth = TokenAuth(token_file=token_file)
+    return VaultSecretProvider(
+        options.pop("addr", None), token, options.pop("path", DEFAULT_PATH), auth=auth, **options
+    )
+
+
+SPEC = source_spec(
+    VaultSecretProvider,
+    build=_build,
+    managed=True,
+    extra="vault",
+    exclude=("clock",),
+    rename={"vault_addr": "addr", "vault_token": "token"},
+    # The file names a login method and its options, not an object; or a token file.
+    also={"auth": dict, "token_file": str},
+)
+"""The ``vault`` source: its options are the constructor's (``addr``, ``token``), but a clock."""

@@ -8,6 +8,7 @@ expired or revoked token without a failed resolution.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 from .. import envvars
 from ..errors import ConfigurationError
 from ..files import KEY_FILE_LIMIT, InsecureFilePolicy, read_small_text
+from .spec import checked_options
 
 KUBERNETES_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105 - a path
 
@@ -188,3 +190,46 @@ class KubernetesAuth:
                 role=self.role, jwt=jwt, use_token=False, mount_point=self.mount_point
             )
         )
+
+
+AUTH_OPTIONS: dict[str, type] = {
+    "method": str,
+    "role_id": str,
+    "role_id_file": str,
+    "secret_id_file": str,
+    "role": str,
+    "jwt_file": str,
+    "token_file": str,
+    "mount_point": str,
+}
+"""``secrets.sources.vault.auth``: the methods' options, secrets themselves left out (files
+or the environment hold those)."""
+
+
+def auth_from_options(raw: Mapping[str, Any], where: str) -> VaultAuth:
+    """Return the login that ``secrets.sources.vault.auth`` describes.
+
+    Raises:
+        ConfigurationError: The method is unknown, or an option is missing or wrong.
+    """
+    where = f"{where}.auth"
+    options = checked_options(raw, AUTH_OPTIONS, where)
+    method = options.pop("method", None)
+    try:
+        if method == "approle":
+            # The secret id file is read at each login (and refused if others can read it);
+            # without one, $VAULT_SECRET_ID is used.
+            return AppRoleAuth(**options)
+        if method == "jwt":
+            return JWTAuth(options.pop("role"), options.pop("jwt_file"), **options)
+        if method == "kubernetes":
+            return KubernetesAuth(options.pop("role"), **options)
+        if method == "token":
+            return TokenAuth(**options)
+    except (KeyError, TypeError) as exc:
+        raise ConfigurationError(
+            f"{where}: {method} auth is missing or has a wrong option ({exc})"
+        ) from None
+    raise ConfigurationError(
+        f"{where}.method must be one of approle, jwt, kubernetes, token (got {method!r})"
+    )
