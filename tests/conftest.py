@@ -57,6 +57,28 @@ def fingerprinter(tmp_path: Path) -> Fingerprinter:
     return Fingerprinter(b"test-fingerprint-key-0123456789")
 
 
+@pytest.fixture
+def signing_key(tmp_path: Path) -> Any:
+    """A journal signing key made the way the installation makes it (0600 PEM)."""
+    from abstractcore_secrets.audit.journal import load_signing_key
+
+    return load_signing_key(tmp_path / "keys" / "journal.key")
+
+
+@pytest.fixture
+def public_key_file(tmp_path: Path, signing_key: Any) -> Path:
+    """The signing key's public half in PEM, as `audit public-key` prints it."""
+    from cryptography.hazmat.primitives import serialization
+
+    path = tmp_path / "keys" / "journal.pub"
+    path.write_bytes(
+        signing_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return path
+
+
 @pytest.fixture(scope="session")
 def openbao() -> Iterator[OpenBaoServer]:
     """A real OpenBao dev server on a free loopback port, for the whole session."""

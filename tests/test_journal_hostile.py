@@ -12,7 +12,6 @@ import json
 
 import pytest
 from clirun import run_cli
-from cryptography.hazmat.primitives import serialization
 
 from abstractcore_secrets import SecretsManager
 from abstractcore_secrets.audit import AuditMiddleware, principal
@@ -32,24 +31,6 @@ ODD_LINES = {
     "not-utf8": b'{"event":"\xff\xfe"}',
     "deep-nesting": b"[" * 100_000 + b"]" * 100_000,
 }
-
-
-@pytest.fixture
-def signing_key(tmp_path):
-    """A journal signing key made the way the installation makes it (0600 PEM)."""
-    return load_signing_key(tmp_path / "keys" / "journal.key")
-
-
-@pytest.fixture
-def public_key_file(tmp_path, signing_key):
-    """The signing key's public half in PEM, as `audit public-key` prints it."""
-    path = tmp_path / "keys" / "journal.pub"
-    path.write_bytes(
-        signing_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return path
 
 
 def _write(path, key, count=10, every=4, **options):

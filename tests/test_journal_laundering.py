@@ -17,7 +17,6 @@ import sys
 
 import pytest
 from clirun import run_cli
-from cryptography.hazmat.primitives import serialization
 
 from abstractcore_secrets.audit.journal import (
     ALARM,
@@ -32,27 +31,14 @@ from abstractcore_secrets.audit.verify import verify
 
 
 @pytest.fixture
-def key_path(tmp_path):
-    """A signing key made the way the installation makes it (0600 PEM)."""
-    path = tmp_path / "keys" / "journal.key"
-    load_signing_key(path)
-    return path
+def key_path(tmp_path, signing_key):
+    """Where the journal signing key lives, for tests that load it again."""
+    return tmp_path / "keys" / "journal.key"
 
 
 @pytest.fixture
-def key(key_path):
-    return load_signing_key(key_path)
-
-
-@pytest.fixture
-def public_key_file(tmp_path, key):
-    path = tmp_path / "keys" / "journal.pub"
-    path.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return path
+def key(signing_key):
+    return signing_key
 
 
 def _write(path, key, count=10, every=4):

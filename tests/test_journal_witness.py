@@ -15,7 +15,6 @@ import sys
 
 import pytest
 from clirun import run_cli
-from cryptography.hazmat.primitives import serialization
 from google.protobuf.json_format import MessageToJson
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -26,7 +25,6 @@ from abstractcore_secrets.audit.journal import (
     CHECKPOINT,
     Journal,
     canonical,
-    load_signing_key,
     record_hash,
 )
 from abstractcore_secrets.audit.sinks import OTelLogSink, fan_out
@@ -35,19 +33,8 @@ from abstractcore_secrets.testing.otlp import OTLPReceiver
 
 
 @pytest.fixture
-def key(tmp_path):
-    return load_signing_key(tmp_path / "keys" / "journal.key")
-
-
-@pytest.fixture
-def public_key_file(tmp_path, key):
-    path = tmp_path / "keys" / "journal.pub"
-    path.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return path
+def key(signing_key):
+    return signing_key
 
 
 def _write(path, key, count=10, every=4, **options):

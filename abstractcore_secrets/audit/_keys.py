@@ -69,8 +69,6 @@ def signed_checkpoint(record: Mapping[str, Any], public_key: Any) -> bool:  # no
     Its own hash must match, its ``head`` must be its ``prev``, its ``key_id`` the key's,
     and its ``signature`` (hex) must sign ``head``.
     """
-    from cryptography.exceptions import InvalidSignature
-
     head, signature = record.get("head"), record.get("signature")
     if (
         record.get("type") != CHECKPOINT
@@ -78,8 +76,16 @@ def signed_checkpoint(record: Mapping[str, Any], public_key: Any) -> bool:  # no
         or record.get("key_id") != public_key_id(public_key)
         or not isinstance(head, str)
         or head != record.get("prev")
-        or not isinstance(signature, str)
     ):
+        return False
+    return signature_valid(public_key, signature, head)
+
+
+def signature_valid(public_key: Any, signature: object, head: str) -> bool:  # noqa: ANN401
+    """Return whether ``signature`` (hex; maybe absent or not text) signs ``head``."""
+    from cryptography.exceptions import InvalidSignature
+
+    if not isinstance(signature, str):
         return False
     try:
         public_key.verify(bytes.fromhex(signature), bytes.fromhex(head))

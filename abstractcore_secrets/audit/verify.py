@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._keys import signature_valid
 from .journal import (
     ALARM,
     CHECKPOINT,
@@ -336,7 +337,7 @@ def _verify_one(  # noqa: PLR0911, PLR0912 - one return per kind of tampering re
                 return Finding(
                     str(path), line_number, seq, "forged checkpoint: wrong key or head"
                 ), None
-            if not _signed(public_key, record.get("signature"), previous_hash):
+            if not signature_valid(public_key, record.get("signature"), previous_hash):
                 return Finding(
                     str(path), line_number, seq, "forged checkpoint: missing or bad signature"
                 ), None
@@ -380,19 +381,6 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, str | None]]:
                 yield number, line.rstrip(b"\n"), "inserted: a blank line"
             else:
                 yield number, line[:-1], None
-
-
-def _signed(public_key: Any, signature: object, head: str) -> bool:  # noqa: ANN401
-    """Return whether ``signature`` (hex; maybe absent or not text) signs ``head``."""
-    from cryptography.exceptions import InvalidSignature
-
-    if not isinstance(signature, str):
-        return False
-    try:
-        public_key.verify(bytes.fromhex(signature), bytes.fromhex(head))
-    except (InvalidSignature, ValueError):
-        return False
-    return True
 
 
 def _first_type(path: Path) -> object:
