@@ -12,13 +12,15 @@ from __future__ import annotations
 from ._version import __version__
 from .assembly import build_secrets_manager, get_secrets_manager, set_secrets_manager
 from .cache import ResolutionCache
-from .config import ChainSettings, load_settings
 from .errors import (
+    AuditFailureWarning,
     AuthenticationError,
     CircuitOpenError,
     ConfigurationError,
     ErrorCategory,
+    FingerprintKeyWarning,
     InsecureFileError,
+    InsecureFileWarning,
     InvalidSourceError,
     MissingDependencyError,
     ResolutionDeniedError,
@@ -47,6 +49,7 @@ from .providers.vault import VaultSecretProvider
 from .resilience import CircuitBreaker, CircuitState, Resilience, RetryPolicy
 from .resolution import Attempt, Outcome, Resolution, SecretRecord
 from .secret import Secret, mask_secret
+from .settings import ChainSettings, load_settings
 from .source_factories import register_source
 
 __all__ = [
@@ -55,6 +58,7 @@ __all__ = [
     "Attempt",
     "AttemptMiddleware",
     "AttemptRequest",
+    "AuditFailureWarning",
     "AuthenticationError",
     "AzureKeyVaultProvider",
     "ChainSettings",
@@ -65,9 +69,11 @@ __all__ = [
     "ConfigurationError",
     "EnvironmentSecretProvider",
     "ErrorCategory",
+    "FingerprintKeyWarning",
     "Fingerprinter",
     "InsecureFileError",
     "InsecureFilePolicy",
+    "InsecureFileWarning",
     "InvalidSourceError",
     "Middleware",
     "MissingDependencyError",

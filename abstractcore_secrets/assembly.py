@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import envvars
-from .audit import AuditMiddleware, BatchingSinkProcessor, LoggingSink, OTelLogSink
+from .audit import AuditMiddleware, BatchingSinkProcessor, SinkContext, build_sinks
 from .cache import ResolutionCache
-from .config import ChainSettings, load_settings
 from .errors import ConfigurationError
 from .manager import SecretsManager
 from .redaction import RedactionPolicy, default_policy
 from .redaction.processors import ValueLearner, install_logging_redaction
 from .resilience import Resilience, RetryPolicy
+from .settings import ChainSettings, load_settings
 from .source_factories import build_source
 from .telemetry import MetricsMiddleware, TracingMiddleware
 
@@ -57,18 +57,20 @@ def build_secrets_manager(
     settings = settings or load_settings()
     sources = [build_source(name, settings) for name in settings.chain]
     cache = None
-    if settings.cache_ttl > 0:
+    if settings.cache.ttl > 0:
         cache = ResolutionCache(
-            settings.cache_ttl,
-            negative_ttl=settings.negative_ttl,
-            max_stale=settings.max_stale,
+            settings.cache.ttl,
+            negative_ttl=settings.cache.negative_ttl,
+            max_stale=settings.cache.max_stale,
         )
-    options = dict(settings.resilience)
-    retry = RetryPolicy(
-        attempts=options.pop("attempts", RetryPolicy.attempts),
-        timeout=options.pop("timeout", RetryPolicy.timeout),
+    options = settings.resilience
+    resilience = Resilience(
+        RetryPolicy(attempts=options.attempts, timeout=options.timeout),
+        failure_threshold=options.failure_threshold,
+        reset_timeout=options.reset_timeout,
+        deadline=options.deadline,
+        workers=options.workers,
     )
-    resilience = Resilience(retry, **options)
     policy = telemetry.policy if telemetry is not None else default_policy()
     if telemetry is None:
         # The SDKs log headers and bodies at DEBUG (botocore: SecretString): scrub them.
@@ -82,7 +84,7 @@ def build_secrets_manager(
         cache=cache,
         audit=_audit_middleware(settings, telemetry),
         # One setting for every signal: spans and audit events name principals alike.
-        pseudonymize=bool(settings.audit.get("pseudonymize")),
+        pseudonymize=settings.audit.pseudonymize,
     )
     return SecretsManager.stacked(
         sources, middleware=middleware, attempt_middleware=attempt_middleware, cache=cache
@@ -159,34 +161,37 @@ def middleware_stacks(
 
 
 def _audit_middleware(settings: ChainSettings, telemetry: Telemetry | None) -> AuditMiddleware:
-    """Audit to the logger and OTel logs, and to the journal when one is configured.
+    """Audit to the sinks the settings name (default the logger and OTel logs), and to the
+    journal when one is configured.
 
-    The logger and OTel logs are fed from a queue by a background thread; the journal,
-    durable, is written before the key is served.
+    The named sinks are fed from a queue by a background thread; the journal, durable, is
+    written before the key is served.
     """
-    options = dict(settings.audit)
+    options = settings.audit
     meter_provider = telemetry.meter_provider if telemetry else None
-    sinks: list[Any] = [
-        LoggingSink(),
-        OTelLogSink(telemetry.logger_provider if telemetry else None),
-    ]
-    journal_path = options.get("journal")
+    sinks = build_sinks(
+        options.sinks,
+        SinkContext(
+            logger_provider=telemetry.logger_provider if telemetry else None,
+            meter_provider=meter_provider,
+            service_name=telemetry.service_name if telemetry else None,
+        ),
+    )
+    journal_path = options.journal
     if journal_path:
         from .audit.journal import Journal, default_signing_key_path, load_signing_key
         from .audit.sinks import fan_out
 
-        key_path = Path(options.get("signing_key") or default_signing_key_path()).expanduser()
+        key_path = Path(options.signing_key or default_signing_key_path()).expanduser()
         problem = None
         try:
             journal = Journal(
                 Path(journal_path).expanduser(),
                 load_signing_key(key_path),
-                checkpoint_every=options.get("checkpoint_every", 1000),
+                checkpoint_every=options.checkpoint_every,
                 # Block mode promises a durable record before a key is served.
-                fsync=options.get(
-                    "fsync", "always" if options.get("failure_mode") == "block" else "batch"
-                ),
-                max_bytes=options.get("max_bytes"),
+                fsync=options.fsync or ("always" if options.failure_mode == "block" else "batch"),
+                max_bytes=options.max_bytes,
                 # Checkpoints and alarms leave the host too, by the other sinks (OTLP).
                 on_checkpoint=fan_out(sinks),
                 on_alarm=fan_out(sinks),
@@ -210,8 +215,8 @@ def _audit_middleware(settings: ChainSettings, telemetry: Telemetry | None) -> A
         pipeline,
         policy=telemetry.policy if telemetry else default_policy(),
         service_name=telemetry.service_name if telemetry else None,
-        pseudonymize=bool(options.get("pseudonymize")),
-        failure_mode=options.get("failure_mode", "warn"),
+        pseudonymize=options.pseudonymize,
+        failure_mode=options.failure_mode,
         meter_provider=meter_provider,
     )
 

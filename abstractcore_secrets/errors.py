@@ -1,37 +1,52 @@
-"""One exception tree for everything the library raises.
+"""One exception tree for everything the library raises, and the warnings it gives.
 
-::
+Every exception and warning class a user may catch or filter is defined here, under its
+builtin base (``errors.__all__`` lists them all; other modules import them from here)::
 
-    SecretsError
-    ├── ConfigurationError (ValueError)          bad chain settings; names the fix
-    ├── MissingDependencyError (ImportError)     an optional extra is not installed
-    ├── AuthenticationError (LookupError)        no key anywhere, and the caller needs one
-    ├── ResolutionError                          the chain failed (get_api_key raises it)
-    │   └── ResolutionDeniedError (PermissionError)
-    └── SourceError                              raised by a source; carries its category
-        ├── SecretNotFoundError (LookupError)           not_found
-        ├── SourceUnavailableError (ConnectionError)    unavailable
-        │   ├── SourceTimeoutError (TimeoutError)       timeout
-        │   └── CircuitOpenError                        unavailable, not even asked
-        ├── SourceThrottledError                        throttled
-        ├── SourceForbiddenError (PermissionError)      forbidden
-        ├── SourceUnauthenticatedError (PermissionError) unauthenticated
-        └── InvalidSourceError (ValueError)             invalid
-            └── InsecureFileError                       a key file others can read
+    SecretsError                                         root of everything the library raises
+    ├── ConfigurationError (ValueError)                  bad chain settings; names the fix
+    ├── MissingDependencyError (ImportError)             an optional extra is not installed
+    ├── AuthenticationError (LookupError)                no key, and the caller needs one
+    ├── JournalTamperedError (OSError)                   the journal's history was rewritten
+    ├── ResolutionError                                  the chain failed (get_api_key)
+    │   └── ResolutionDeniedError (PermissionError)      a managed source refused
+    │       └── AuditUnavailableError                    denied: the audit could not record
+    └── SourceError                                      a source failed; carries its category
+        ├── SecretNotFoundError (LookupError)            not_found: no such secret there
+        ├── SourceUnavailableError (ConnectionError)     unavailable: unreachable, or a 5xx
+        │   ├── SourceTimeoutError (TimeoutError)        timeout: no answer by its deadline
+        │   └── CircuitOpenError                         unavailable: failing, not even asked
+        ├── SourceThrottledError                         throttled: asked us to slow down
+        ├── SourceForbiddenError (PermissionError)       forbidden: knows us, refuses access
+        ├── SourceUnauthenticatedError (PermissionError) unauthenticated: bad credentials
+        └── InvalidSourceError (ValueError)              invalid: corrupt file, malformed value
+            └── InsecureFileError                        invalid: a key file others can read
+
+    OSError                                              builtin; read_small_text refuses a file
+    ├── NotRegularFileError                              a FIFO, device, socket or folder
+    ├── FileTooLargeError                                larger than its kind of file can be
+    └── NotUTF8Error                                     a text file that is not UTF-8
+
+    UserWarning                                          builtin; the warnings users filter on
+    ├── AuditFailureWarning                              a sink failed, or an event was dropped
+    ├── InsecureFileWarning                              a key file others can read was read
+    └── FingerprintKeyWarning                            the fingerprint key was not stored
 
 SDK errors are translated to a ``SourceError`` at each source's boundary, with
 ``raise ... from exc``, except where the SDK's exception holds credentials: botocore's and
 azure-core's carry the signed request (``X-Amz-Security-Token``, the bearer
 ``Authorization``), so the AWS and Azure sources raise with no cause and no context, their
 messages naming the SDK's error type or the service's error code instead. No message in this
-tree ever contains a secret value.
+tree ever contains a secret value. The file readers refuse a file with a plain ``OSError``,
+as the ``open`` they stand in for would fail; the journal's refusal is a ``SecretsError`` too.
 
-Every error survives ``pickle`` and ``copy.deepcopy`` with its message and attributes
-(``source``, ``locator``, ``resolution``, ...), whatever its constructor's signature, so
-that one raised in a worker process reaches the parent intact. The chain (``__cause__``,
-``__context__``) and the traceback stay behind, as for any pickled exception: an SDK's
-exception may hold credentials in its request. A found :class:`~.resolution.Resolution`
-refuses pickling (see there); an error only ever carries a resolution without a value.
+Every class here survives ``pickle`` and ``copy.deepcopy`` with its message and attributes
+(``source``, ``locator``, ``resolution``, ``errno``, ...), whatever its constructor's
+signature, so that one raised in a worker process reaches the parent intact. The chain
+(``__cause__``, ``__context__``) and the traceback stay behind, as for any pickled
+exception: an SDK's exception may hold credentials in its request. A found
+:class:`~.resolution.Resolution` refuses pickling (see there); an error only ever carries a
+resolution without a value.
 """
 
 from __future__ import annotations
@@ -41,6 +56,34 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:
     from .resolution import Resolution
+
+__all__ = [
+    "AuditFailureWarning",
+    "AuditUnavailableError",
+    "AuthenticationError",
+    "CircuitOpenError",
+    "ConfigurationError",
+    "ErrorCategory",
+    "FileTooLargeError",
+    "FingerprintKeyWarning",
+    "InsecureFileError",
+    "InsecureFileWarning",
+    "InvalidSourceError",
+    "JournalTamperedError",
+    "MissingDependencyError",
+    "NotRegularFileError",
+    "NotUTF8Error",
+    "ResolutionDeniedError",
+    "ResolutionError",
+    "SecretNotFoundError",
+    "SecretsError",
+    "SourceError",
+    "SourceForbiddenError",
+    "SourceThrottledError",
+    "SourceTimeoutError",
+    "SourceUnauthenticatedError",
+    "SourceUnavailableError",
+]
 
 _E = TypeVar("_E", bound="SecretsError")
 
@@ -65,14 +108,21 @@ class SecretsError(Exception):
         # whose constructor takes other arguments than its message. Rebuild without
         # calling __init__, then restore the attributes; state comes last so that a
         # resolution referring back to this error unpickles as the same object.
-        return (_rebuild, (type(self), self.args), self.__dict__)
+        # The builtin base's reduce gives what its __init__ needs: OSError keeps a filename
+        # out of ``args`` and hands it back there.
+        builtin_args = super().__reduce__()[1]
+        extra = () if builtin_args == self.args else (builtin_args,)
+        return (_rebuild, (type(self), self.args, *extra), self.__dict__)
 
 
-def _rebuild(cls: type[_E], args: tuple[Any, ...]) -> _E:
+def _rebuild(
+    cls: type[_E], args: tuple[Any, ...], builtin_args: tuple[Any, ...] | None = None
+) -> _E:
     """Recreate an error of ``cls`` with ``args`` and no ``__init__`` call (for pickle)."""
-    error = cls.__new__(cls, *args)
+    init_args = args if builtin_args is None else builtin_args
+    error = cls.__new__(cls, *init_args)
     # The builtin base's own state (ImportError.msg, OSError.errno) comes from its __init__.
-    super(SecretsError, error).__init__(*args)
+    super(SecretsError, error).__init__(*init_args)
     error.args = args
     return error
 
@@ -114,6 +164,18 @@ class ResolutionError(SecretsError):
 
 class ResolutionDeniedError(ResolutionError, PermissionError):
     """A managed source refused access, and the chain failed closed."""
+
+
+class AuditUnavailableError(ResolutionDeniedError):
+    """Fail-closed audit: the resolution was denied because it could not be recorded."""
+
+
+class JournalTamperedError(SecretsError, OSError):
+    """The journal's sealed history was rewritten, cut or removed: the writer will not sign.
+
+    An ``OSError`` as every failure to record is: the audit middleware counts it, and denies
+    the resolution in block mode.
+    """
 
 
 class SourceError(SecretsError):
@@ -193,3 +255,27 @@ class InvalidSourceError(SourceError, ValueError):
 
 class InsecureFileError(InvalidSourceError):
     """A file holding keys is readable by group or others."""
+
+
+class NotRegularFileError(OSError):
+    """A path meant to name a file names a FIFO, a device, a socket or a folder."""
+
+
+class FileTooLargeError(OSError):
+    """A file is larger than its kind of file can be."""
+
+
+class NotUTF8Error(OSError):
+    """A text file is not UTF-8 (the bytes are not kept: they may be a key)."""
+
+
+class AuditFailureWarning(UserWarning):
+    """An audit sink failed to record an event, or an event was dropped before it."""
+
+
+class InsecureFileWarning(UserWarning):
+    """A key file that group or others can read was read because the policy says ``warn``."""
+
+
+class FingerprintKeyWarning(UserWarning):
+    """The installation's fingerprint key could not be stored; this process uses its own."""

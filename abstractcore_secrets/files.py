@@ -16,7 +16,31 @@ import warnings
 from pathlib import Path
 
 from . import envvars
-from .errors import ConfigurationError, InsecureFileError
+from .errors import (
+    ConfigurationError,
+    FileTooLargeError,
+    InsecureFileError,
+    InsecureFileWarning,
+    NotRegularFileError,
+    NotUTF8Error,
+)
+
+# The errors and the warning are defined in errors.py and stay importable from here.
+__all__ = [
+    "CONFIG_FILE_LIMIT",
+    "KEY_FILE_LIMIT",
+    "FileTooLargeError",
+    "InsecureFilePolicy",
+    "InsecureFileWarning",
+    "NotRegularFileError",
+    "NotUTF8Error",
+    "check_permissions",
+    "create_private_once",
+    "default_config_path",
+    "home_dir",
+    "read_small_text",
+    "write_private",
+]
 
 
 class InsecureFilePolicy(str, enum.Enum):
@@ -44,10 +68,6 @@ class InsecureFilePolicy(str, enum.Enum):
                 "use 'refuse' or 'warn'"
             )
         return policy
-
-
-class InsecureFileWarning(UserWarning):
-    """A key file that group or others can read was read because the policy says ``warn``."""
 
 
 def home_dir() -> Path:
@@ -83,18 +103,6 @@ KEY_FILE_LIMIT = 64 * 1024
 
 CONFIG_FILE_LIMIT = 4 * 1024 * 1024
 """Bytes the config file may have."""
-
-
-class NotRegularFileError(OSError):
-    """A path meant to name a file names a FIFO, a device, a socket or a folder."""
-
-
-class FileTooLargeError(OSError):
-    """A file is larger than its kind of file can be."""
-
-
-class NotUTF8Error(OSError):
-    """A text file is not UTF-8 (the bytes are not kept: they may be a key)."""
 
 
 def read_small_text(

@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 
 from . import envvars
-from .errors import ConfigurationError
+from .errors import ConfigurationError, FingerprintKeyWarning
 from .files import (
     KEY_FILE_LIMIT,
     InsecureFilePolicy,
@@ -26,6 +26,9 @@ from .files import (
     read_small_text,
 )
 from .secret import Secret
+
+# FingerprintKeyWarning is defined in errors.py and stays importable from here.
+__all__ = ["PREFIX", "FingerprintKeyWarning", "Fingerprinter", "default_key_path"]
 
 PREFIX = "hmac-sha256:"
 _KEY_BYTES = 32
@@ -62,10 +65,6 @@ class Fingerprinter:
                 if self._key is None:
                     self._key = _load_key(self._key_path or default_key_path())
         return self._key
-
-
-class FingerprintKeyWarning(UserWarning):
-    """The installation's fingerprint key could not be stored; this process uses its own."""
 
 
 def _load_key(path: Path) -> bytes:

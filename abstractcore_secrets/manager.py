@@ -72,16 +72,17 @@ class SecretsManager:
         self._policy = merge_policy(policy)
         self._fingerprinter = fingerprinter or Fingerprinter()
         self.cache = _cache_from(cache)
-        self._middleware: tuple[Middleware, ...] = tuple(middleware)
         layers: list[Middleware] = list(middleware)
         if self.cache is not None:
             layers.append(self.cache)
+        self._middleware: tuple[Middleware, ...] = tuple(layers)
         self._handle = compose(layers, self._run_chain)
         # The miss memory is outermost: a remembered miss was not a lookup, so retries,
         # circuit breakers and lookup telemetry never see it.
         attempt_layers: list[AttemptMiddleware] = list(attempt_middleware)
         if self.cache is not None:
             attempt_layers.insert(0, self.cache.remember_misses)
+        self._attempt_middleware: tuple[AttemptMiddleware, ...] = tuple(attempt_layers)
         self._attempt = compose(attempt_layers, self._fetch)
 
     @classmethod
@@ -116,6 +117,16 @@ class SecretsManager:
     def sources(self) -> tuple[SecretProvider, ...]:
         """The chain, highest priority first."""
         return self._sources
+
+    @property
+    def middleware(self) -> tuple[Middleware, ...]:
+        """The layers around each resolution, outermost first, the cache included."""
+        return self._middleware
+
+    @property
+    def attempt_middleware(self) -> tuple[AttemptMiddleware, ...]:
+        """The layers around each source's fetch, outermost first, the miss memory included."""
+        return self._attempt_middleware
 
     @property
     def providers(self) -> list[SecretProvider]:

@@ -25,6 +25,7 @@ from abstractcore_secrets.audit import (
     AuditUnavailableError,
     BatchingSinkProcessor,
     OTelLogSink,
+    SimpleSinkProcessor,
     principal,
 )
 from abstractcore_secrets.audit.journal import CHECKPOINT, Journal, load_signing_key
@@ -164,6 +165,44 @@ class TestBatchingSinkProcessor:
         with pytest.raises(ConfigurationError, match="'journal' is durable"):
             BatchingSinkProcessor(journal)
         journal.close()
+
+
+class TestJournalIsASink:
+    def test_the_journal_meets_the_sink_protocol_itself(self, tmp_path):
+        """No adapter: name, durable, listening(), flush() (fsync, no checkpoint), close()."""
+        path = tmp_path / "audit.jsonl"
+        journal = Journal(path, load_signing_key(tmp_path / "k.pem"))
+        processor = SimpleSinkProcessor(journal)
+        assert (processor.name, processor.durable, processor.listening()) == (
+            "journal",
+            True,
+            True,
+        )
+        processor.on_emit({"event": "secret.resolved", "provider": "openai"})
+        assert journal.flush() is True
+        assert [json.loads(line).get("type") for line in path.read_text().splitlines()] == [
+            None
+        ]  # flushed to disk, not sealed
+        processor.close()
+        assert json.loads(path.read_text().splitlines()[-1])["type"] == CHECKPOINT
+        assert journal.flush() is False  # closed: nothing more reaches the disk
+
+    def test_a_managers_layers_are_public(self, fingerprinter):
+        """The stacks a manager runs, cache and miss memory included, outermost first."""
+        sink = MemorySink()
+        audit = AuditMiddleware([sink], fingerprinter=fingerprinter)
+        source = InMemorySecretProvider({"openai": "sk-pipeline-in-memory-0123"})
+        manager = SecretsManager([source], middleware=[audit], fingerprinter=fingerprinter)
+        assert manager.cache is not None
+        assert manager.middleware == (audit, manager.cache)
+        assert manager.attempt_middleware == (manager.cache.remember_misses,)
+        extra = MemorySink("late")
+        late = SimpleSinkProcessor(extra)
+        audit.add_sink_processor(late)
+        manager.resolve("openai")
+        audit.remove_sink_processor(late)
+        manager.resolve("openai")  # a cache hit: audited too
+        assert (len(sink.events), len(extra.events)) == (2, 1)
 
 
 class TestProcessors:

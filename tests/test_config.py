@@ -13,6 +13,7 @@ from abstractcore_secrets import (
     build_secrets_manager,
     load_settings,
 )
+from abstractcore_secrets.settings import ResilienceSettings
 
 
 def _write(path, secrets=None, api_keys=None):
@@ -99,7 +100,7 @@ class TestLoadSettings:
             ({"chain": ["env", "env"]}, {}, "names a source twice"),
             ({}, {"ABSTRACTCORE_SECRETS_CHAIN": " , "}, "unknown sources"),
             ({}, {"ABSTRACTCORE_SECRETS_PROFILE": "prod"}, "profile 'prod' is not in"),
-            ({"cache": {"ttl": "soon"}}, {}, "secrets.cache.ttl='soon' is not a number"),
+            ({"cache": {"ttl": "soon"}}, {}, "secrets.cache.ttl must be a float, not str"),
             ({}, {"ABSTRACTCORE_SECRETS_MAX_STALE": "-5"}, "must be a finite number"),
             ({"insecure_files": "ignore"}, {}, "use 'refuse' or 'warn'"),
             ({"sources": []}, {}, "secrets.sources must be a JSON object"),
@@ -269,5 +270,7 @@ class TestManagedSourcesFromConfig:
             config_path, {"resilience": {"attempts": 5, "failure_threshold": 2, "reset_timeout": 7}}
         )
         settings = load_settings()
-        assert settings.resilience == {"attempts": 5, "failure_threshold": 2, "reset_timeout": 7}
+        assert settings.resilience == ResilienceSettings(
+            attempts=5, failure_threshold=2, reset_timeout=7
+        )
         build_secrets_manager(settings)

@@ -424,7 +424,7 @@ class TestDeadlineSettings:
             json.dumps({"secrets": {"chain": ["env"], "resilience": {"deadline": -3}}})
         )
         config_path.chmod(0o600)
-        with pytest.raises(ConfigurationError, match=r"deadline must be a finite number"):
+        with pytest.raises(ConfigurationError, match=r"deadline=-3\.0 must be a finite number"):
             build_secrets_manager(load_settings(config_path))
         config_path.write_text(
             json.dumps(

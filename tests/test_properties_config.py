@@ -8,9 +8,11 @@ the document never reaches the error's message, repr or arguments.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import string
+import typing
 from pathlib import Path
 
 import pytest
@@ -176,10 +178,14 @@ def _assert_well_typed(result: ChainSettings) -> None:
     assert result.profile is None or isinstance(result.profile, str)
     assert isinstance(result.sources, dict)
     assert all(isinstance(options, dict) for options in result.sources.values())
-    for options in (result.resilience, result.audit):
-        assert isinstance(options, dict)
-        for value in options.values():
+    for section in (result.cache, result.resilience, result.audit):
+        hints = typing.get_type_hints(type(section))
+        for item in dataclasses.fields(section):
+            value, hint = getattr(section, item.name), hints[item.name]
+            kinds = tuple(typing.get_origin(k) or k for k in typing.get_args(hint)) or (hint,)
+            assert isinstance(value, kinds if typing.get_origin(hint) is not tuple else tuple)
             assert not (isinstance(value, float) and not math.isfinite(value))
+            assert not isinstance(value, tuple) or all(isinstance(v, str) for v in value)
 
 
 @pytest.fixture

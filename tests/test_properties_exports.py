@@ -30,6 +30,7 @@ from abstractcore_secrets.audit.exports import (
     RENDERERS,
     csv_header,
     export,
+    export_format_names,
     to_cef,
     to_csv,
     to_jsonl,
@@ -279,7 +280,7 @@ class TestNoSecretInAnyExport:
             manager.resolve("openai")
         journal.close()
         assert secret not in path.read_text()
-        for fmt in RENDERERS:
+        for fmt in export_format_names():  # every registered format, not only the built-ins
             out = io.StringIO()
             assert export([path], fmt, out) == 1 + len(outcomes)
             assert secret not in out.getvalue(), fmt

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from abstractcore_secrets import (
     Attempt,
     AttemptRequest,
@@ -11,6 +13,8 @@ from abstractcore_secrets import (
     SecretsManager,
     get_secrets_manager,
 )
+from abstractcore_secrets.audit import AuditSink, LoggingSink, SinkContext, register_sink
+from abstractcore_secrets.audit.journal import Journal
 from abstractcore_secrets.middleware import AttemptHandler, Handler
 
 
@@ -41,3 +45,17 @@ def build() -> str | None:
     source: str | None = resolution.source
     del source
     return get_secrets_manager().get_api_key("openai")
+
+
+def journal_as_sink(path: str, key: Ed25519PrivateKey) -> AuditSink:
+    """The journal meets the sink protocol as it is, with no adapter."""
+    return Journal(path, key)
+
+
+def registered_sink() -> None:
+    """A sink named in settings (secrets.audit.sinks) through the registry."""
+
+    def factory(context: SinkContext) -> AuditSink:
+        return LoggingSink()
+
+    register_sink("typed-example", factory)

@@ -3,19 +3,32 @@
 An event is built once by :class:`AuditMiddleware`, passed through processors
 (:class:`Pseudonymise`, :class:`Scrub`, then any of yours) and handed to sink processors
 (:class:`SimpleSinkProcessor`, :class:`BatchingSinkProcessor`) that end in sinks
-(:class:`AuditSink`: the journal, :class:`LoggingSink`, :class:`OTelLogSink`).
+(:class:`AuditSink`: the journal, :class:`LoggingSink`, :class:`OTelLogSink`). Settings
+name the sinks (``secrets.audit.sinks``) through a registry (:func:`register_sink`).
 """
 
 from __future__ import annotations
 
-from ._pipeline import AuditFailureWarning, BatchingSinkProcessor, SimpleSinkProcessor
+from ..errors import AuditFailureWarning, AuditUnavailableError
+from ._pipeline import BatchingSinkProcessor, SimpleSinkProcessor
 from ._processors import Pseudonymise, Scrub
+from ._sink_registry import (
+    DEFAULT_SINKS,
+    SinkContext,
+    SinkFactory,
+    build_sinks,
+    find_sink,
+    register_sink,
+    sink_names,
+    unregister_sink,
+)
 from ._types import AuditEvent, AuditProcessor, AuditSink, NamedSink, SinkProcessor
-from .middleware import AuditMiddleware, AuditUnavailableError
+from .middleware import AuditMiddleware
 from .principal import current_principal, principal
 from .sinks import LoggingSink, OTelLogSink
 
 __all__ = [
+    "DEFAULT_SINKS",
     "AuditEvent",
     "AuditFailureWarning",
     "AuditMiddleware",
@@ -29,7 +42,14 @@ __all__ = [
     "Pseudonymise",
     "Scrub",
     "SimpleSinkProcessor",
+    "SinkContext",
+    "SinkFactory",
     "SinkProcessor",
+    "build_sinks",
     "current_principal",
+    "find_sink",
     "principal",
+    "register_sink",
+    "sink_names",
+    "unregister_sink",
 ]

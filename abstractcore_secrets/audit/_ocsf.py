@@ -7,11 +7,13 @@ OCSF has no null: an attribute whose value is not known is left out, never writt
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from .._version import __version__
+from ._formats import ExportFormat
 
 OCSF_VERSION = "1.3.0"
 """The OCSF schema version the export follows (class API Activity, 6003)."""
@@ -145,6 +147,15 @@ def _prune(value: Any) -> Any:  # noqa: ANN401 - any JSON value
     if isinstance(value, list | tuple):
         return [item for item in map(_prune, value) if item not in (None, {}, [])]
     return value
+
+
+def to_ocsf_line(event: Mapping[str, Any]) -> str:
+    """Render one event as its OCSF record on one JSON line."""
+    return json.dumps(to_ocsf(event), sort_keys=True, default=str)
+
+
+OCSF_FORMAT = ExportFormat("ocsf", to_ocsf_line, extension="ocsf.jsonl")
+"""One OCSF 1.3.0 API Activity record per line."""
 
 
 def _mapping(value: object) -> Mapping[str, Any]:

@@ -23,21 +23,26 @@ from typing import TYPE_CHECKING, Any
 
 from .. import semconv as names
 from .._otel import meter
-from ..errors import ConfigurationError
+from ..errors import AuditFailureWarning, ConfigurationError
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Counter, MeterProvider
 
     from ._types import AuditEvent, AuditSink, NamedSink
 
+# AuditFailureWarning is defined in errors.py and stays importable from here.
+__all__ = [
+    "EXIT_TIMEOUT",
+    "AuditFailureWarning",
+    "BatchingSinkProcessor",
+    "SimpleSinkProcessor",
+    "records_counter",
+]
+
 EXIT_TIMEOUT = 5.0
 """Seconds the batching processors have, together, to deliver their queues at exit."""
 
 _LOGGER = logging.getLogger("abstractcore_secrets.audit")
-
-
-class AuditFailureWarning(UserWarning):
-    """An audit sink failed to record an event, or an event was dropped before it."""
 
 
 def records_counter(meter_provider: MeterProvider | None = None) -> Counter:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .exports import Filters, events, export
+from .exports import Filters, events, export, find_export_format
 from .journal import CHECKPOINT, read_records
 from .verify import verify
 
@@ -44,10 +44,16 @@ def evidence_bundle(
     fmt: str = "jsonl",
     filters: Filters | None = None,
 ) -> Path:
-    """Write an evidence bundle into ``folder`` (created 0700); return the manifest's path."""
+    """Write an evidence bundle into ``folder`` (created 0700); return the manifest's path.
+
+    The export is ``export.EXTENSION``, the extension that format ``fmt`` declares.
+
+    Raises:
+        ConfigurationError: ``fmt`` is no registered export format (nothing is written).
+    """
     paths = [Path(p) for p in paths]
+    extension = find_export_format(fmt).extension
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    extension = {"ocsf": "ocsf.jsonl", "cef": "cef"}.get(fmt, fmt)
     with (folder / f"export.{extension}").open("w", encoding="utf-8") as out:
         export(paths, fmt, out, filters)
     report = verify(paths, public_key)

@@ -1,7 +1,11 @@
-"""Compliance exports of audit journals: CSV, JSON lines, OCSF and CEF, streamed.
+"""Compliance exports of audit journals, streamed, in any registered format.
 
 Records are read one line at a time and rendered one at a time, so a journal of any size
-is exported in constant memory. Renderers are small callables (event dict -> text line).
+is exported in constant memory. Renderers are small callables (event dict -> text line);
+each is declared once as an :class:`ExportFormat` and registered here. The package ships
+:data:`BUILTIN_EXPORT_FORMATS` (CSV, JSON lines, OCSF, CEF); another module adds one with
+:func:`register_export_format`, and ``export``, the CLI's ``--format`` and the evidence
+bundle offer it at once.
 """
 
 from __future__ import annotations
@@ -10,28 +14,40 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from .._version import __version__
-from ._ocsf import OCSF_VERSION, to_ocsf
+from ..errors import ConfigurationError
+from ..providers.spec import shown
+from ._formats import ExportFormat, Renderer
+from ._ocsf import OCSF_FORMAT, OCSF_VERSION, to_ocsf
 from .journal import CHECKPOINT, ROTATED, journal_files, read_records
 
 __all__ = [
+    "BUILTIN_EXPORT_FORMATS",
     "CSV_COLUMNS",
     "OCSF_VERSION",
     "RENDERERS",
+    "ExportFormat",
     "Filters",
+    "Renderer",
     "Skipped",
     "csv_header",
     "events",
     "export",
+    "export_format_names",
+    "find_export_format",
+    "register_export_format",
     "to_cef",
     "to_csv",
     "to_jsonl",
     "to_ocsf",
+    "unregister_export_format",
 ]
 
 CSV_COLUMNS = (
@@ -181,6 +197,10 @@ def to_jsonl(event: Mapping[str, Any]) -> str:
     return json.dumps(event, sort_keys=True, default=str)
 
 
+JSONL_FORMAT = ExportFormat("jsonl", to_jsonl, extension="jsonl")
+"""The events as the journal holds them, one JSON object per line."""
+
+
 def to_csv(event: Mapping[str, Any]) -> str:
     """Render one event as a CSV row of :data:`CSV_COLUMNS` (no header).
 
@@ -244,6 +264,10 @@ def _lstrip_invisible(text: str) -> str:
 def csv_header() -> str:
     """Return the CSV header row."""
     return _csv_row(CSV_COLUMNS)
+
+
+CSV_FORMAT = ExportFormat("csv", to_csv, extension="csv", header=csv_header())
+"""One row of :data:`CSV_COLUMNS` per event, after a header row."""
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
@@ -312,13 +336,80 @@ def _cef_line_breaks(text: str) -> str:
     return text.translate(_CEF_LINE_BREAKS)
 
 
-RENDERERS: Mapping[str, Callable[[Mapping[str, Any]], str]] = {
-    "jsonl": to_jsonl,
-    "csv": to_csv,
-    "ocsf": lambda event: json.dumps(to_ocsf(event), sort_keys=True, default=str),
-    "cef": to_cef,
-}
-"""Each export format's renderer: one event in, one line out."""
+CEF_FORMAT = ExportFormat("cef", to_cef, extension="cef")
+"""CEF:0 lines for a SIEM, severity by outcome."""
+
+BUILTIN_EXPORT_FORMATS: tuple[ExportFormat, ...] = (
+    CSV_FORMAT,
+    JSONL_FORMAT,
+    OCSF_FORMAT,
+    CEF_FORMAT,
+)
+"""The formats that ship with the package, in the order ``--format`` lists them."""
+
+RENDERERS: Mapping[str, Renderer] = MappingProxyType(
+    {fmt.name: fmt.render for fmt in BUILTIN_EXPORT_FORMATS}
+)
+"""The built-in formats' renderers by name, for code written before the registry; prefer
+:func:`find_export_format`, which also knows the formats registered since."""
+
+_lock = threading.Lock()
+_registry: dict[str, ExportFormat] = {fmt.name: fmt for fmt in BUILTIN_EXPORT_FORMATS}
+
+
+def register_export_format(fmt: ExportFormat, *, replace: bool = False) -> None:
+    """Make ``fmt`` a format that :func:`export`, ``--format`` and evidence bundles offer.
+
+    Registering the same format twice is harmless (a module imported again).
+
+    Args:
+        fmt: The format, named as ``--format`` will take it.
+        replace: Replace a different format registered under that name.
+
+    Raises:
+        ConfigurationError: A different format is registered under that name already, and
+            ``replace`` is false.
+    """
+    with _lock:
+        known = _registry.get(fmt.name)
+        if known is not None and known != fmt and not replace:
+            raise ConfigurationError(
+                f"an export format named {fmt.name!r} is registered already; pick another "
+                "name or pass replace=True to replace it"
+            )
+        _registry[fmt.name] = fmt
+
+
+def unregister_export_format(name: str) -> None:
+    """Forget the format registered as ``name`` (a built-in one comes back as it shipped)."""
+    builtin = {fmt.name: fmt for fmt in BUILTIN_EXPORT_FORMATS}
+    with _lock:
+        if name in builtin:
+            _registry[name] = builtin[name]
+        else:
+            _registry.pop(name, None)
+
+
+def export_format_names() -> tuple[str, ...]:
+    """Return the names of the formats registered now, built-in ones first."""
+    with _lock:
+        return tuple(_registry)
+
+
+def find_export_format(name: str) -> ExportFormat:
+    """Return the format registered as ``name``.
+
+    Raises:
+        ConfigurationError: No format is registered as ``name``; the message names the
+            known ones.
+    """
+    with _lock:
+        fmt = _registry.get(name)
+    if fmt is None:
+        raise ConfigurationError(
+            f"{shown(name)} is no export format; known: {', '.join(export_format_names())}"
+        )
+    return fmt
 
 
 def export(
@@ -332,12 +423,15 @@ def export(
 
     Lines that are not audit events are skipped and counted in ``skipped`` (see
     :func:`events`); the events after them are exported.
+
+    Raises:
+        ConfigurationError: ``fmt`` is no registered format (:func:`find_export_format`).
     """
-    render = RENDERERS[fmt]
-    if fmt == "csv":
-        out.write(csv_header() + "\n")
+    chosen = find_export_format(fmt)
+    if chosen.header is not None:
+        out.write(chosen.header + "\n")
     count = 0
     for event in events(paths, filters, skipped):
-        out.write(render(event) + "\n")
+        out.write(chosen.render(event) + "\n")
         count += 1
     return count

@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigurationError, SecretsError
+from ..errors import ConfigurationError, JournalTamperedError
 from ._keys import default_signing_key_path, load_signing_key, public_key_id, signed_checkpoint
 from ._records import (
     ALARM,
@@ -89,14 +89,6 @@ _LOG = logging.getLogger("abstractcore_secrets.audit.journal")
 
 JournalHook = Callable[[dict[str, Any]], None]
 """Receives an audit event from the journal: a signed checkpoint, or an alarm."""
-
-
-class JournalTamperedError(SecretsError, OSError):
-    """The journal's sealed history was rewritten, cut or removed: the writer will not sign.
-
-    An ``OSError`` as every failure to record is: the audit middleware counts it, and denies
-    the resolution in block mode.
-    """
 
 
 class Journal:
@@ -222,6 +214,25 @@ class Journal:
                 os.fsync(self._file.fileno())
             finally:
                 fcntl.flock(self._file, fcntl.LOCK_UN)
+
+    def listening(self) -> bool:
+        """Always: every event is recorded (the journal is the trail of last resort)."""
+        return True
+
+    def flush(self, timeout: float | None = None) -> bool:  # noqa: ARG002 - never waits on others
+        """Put what was written on stable storage (``fsync``); no checkpoint is signed.
+
+        Returns:
+            ``False`` if the journal is closed or the disk refused.
+        """
+        with self._lock:
+            if self._file.closed:
+                return False
+            try:
+                os.fsync(self._file.fileno())
+            except OSError:
+                return False
+        return True
 
     def close(self) -> None:
         """Checkpoint and close."""

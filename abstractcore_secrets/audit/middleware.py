@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING
 from opentelemetry import trace
 
 from .. import semconv as names
-from ..errors import ConfigurationError, ResolutionDeniedError
+from ..errors import AuditFailureWarning, AuditUnavailableError, ConfigurationError
 from ..fingerprint import Fingerprinter
 from ..middleware import Handler, ResolveRequest
 from ..redaction import RedactionPolicy
 from ..resolution import Outcome, Resolution
-from ._pipeline import AuditFailureWarning, SimpleSinkProcessor
+from ._pipeline import SimpleSinkProcessor
 from ._processors import Pseudonymise, Scrub
 from ._types import AuditEvent, AuditProcessor, AuditSink, NamedSink, SinkProcessor
 from .principal import current_principal
@@ -54,10 +54,6 @@ _EVENTS = {
     Outcome.DENIED: names.EVENT_DENIED,
     Outcome.ERROR: names.EVENT_ERROR,
 }
-
-
-class AuditUnavailableError(ResolutionDeniedError):
-    """Fail-closed audit: the resolution was denied because it could not be recorded."""
 
 
 class AuditMiddleware:
@@ -188,11 +184,13 @@ class AuditMiddleware:
                     stacklevel=2,
                 )
 
-    def _attach(self, processor: SinkProcessor) -> None:
-        """Add a sink processor (a test's capture) for as long as it is wanted."""
+    def add_sink_processor(self, processor: SinkProcessor) -> None:
+        """Send later events to ``processor`` too (a test's capture, a late sink)."""
+        # Replaced, not appended to: a resolution iterating the list meanwhile is unaffected.
         self.sink_processors = [*self.sink_processors, processor]
 
-    def _detach(self, processor: SinkProcessor) -> None:
+    def remove_sink_processor(self, processor: SinkProcessor) -> None:
+        """Stop sending events to ``processor`` (it is not closed)."""
         self.sink_processors = [p for p in self.sink_processors if p is not processor]
 
     def _event(self, name: str, resolution: Resolution, duration: float) -> AuditEvent:

@@ -22,6 +22,35 @@ def audit_group() -> None:
     """Verify, export and search audit journals."""
 
 
+# click.Choice is generic from click 8.4 on; subscripting it at run time fails on 8.1-8.3.
+if TYPE_CHECKING:
+    _StrChoice = click.Choice[str]
+else:
+    _StrChoice = click.Choice
+
+
+class _ExportFormatChoice(_StrChoice):
+    """``--format``'s choices: the export formats registered when the command runs.
+
+    Read from the registry at each use rather than copied at import, so that a format
+    registered afterwards is offered, and the exports module is imported only when needed.
+    """
+
+    def __init__(self) -> None:
+        super().__init__((), case_sensitive=True)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The registered formats' names, built-in ones first."""
+        from ..audit.exports import export_format_names
+
+        return export_format_names()
+
+    @choices.setter
+    def choices(self, _: object) -> None:
+        """Ignore click's copy of the choices made at construction."""
+
+
 def _public_key(path: Path) -> object:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -133,7 +162,7 @@ def verify_command(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "jsonl", "ocsf", "cef"]),
+    type=_ExportFormatChoice(),
     default="jsonl",
     show_default=True,
 )
@@ -170,7 +199,7 @@ def export_command(
     evidence: Path | None,
     key_path: Path | None,
 ) -> None:
-    """Stream the journals' events to standard output as CSV, JSON lines, OCSF or CEF.
+    """Stream the journals' events to standard output in --format, one line per event.
 
     With --evidence DIR (and --key): the export, the verification report, the signed
     checkpoints, a PCI DSS 10.2.2 coverage table and MANIFEST.sha256, in DIR.

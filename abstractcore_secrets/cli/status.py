@@ -19,7 +19,7 @@ def status_command(providers: tuple[str, ...], as_json: bool) -> None:
     listed provider resolved; with no PROVIDERS, all known ones are listed and exit 0.
     """
     from ..assembly import build_secrets_manager
-    from ..config import load_settings
+    from ..settings import load_settings
 
     try:
         settings = load_settings()

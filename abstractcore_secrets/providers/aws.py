@@ -8,16 +8,12 @@ from typing import TYPE_CHECKING, Any
 from ..errors import (
     ConfigurationError,
     InvalidSourceError,
+    SecretNotFoundError,
     SourceError,
-    SourceForbiddenError,
-    SourceThrottledError,
-    SourceTimeoutError,
-    SourceUnauthenticatedError,
-    SourceUnavailableError,
 )
 from ..resolution import SecretRecord
 from ..secret import Secret
-from ._http import parse_retry_after
+from ._aws_errors import read_catches, read_errors, translate_error
 from ._imports import require
 from .base import SecretProvider, host_and_port
 from .spec import source_spec
@@ -26,37 +22,9 @@ from .values import json_object, json_type
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-DEFAULT_TEMPLATE = "abstractcore/{provider}"
+__all__ = ["DEFAULT_TEMPLATE", "SPEC", "AWSSecretsProvider", "translate_error"]
 
-# Error codes of GetSecretValue, and of the AWS auth layer, by category.
-_NOT_FOUND = {"ResourceNotFoundException"}
-_FORBIDDEN = {
-    "AccessDeniedException",
-    "AccessDenied",
-    "DecryptionFailure",
-    "KMSAccessDeniedException",
-}
-_UNAUTHENTICATED = {
-    "UnrecognizedClientException",
-    "InvalidSignatureException",
-    "ExpiredTokenException",
-    "InvalidClientTokenId",
-    "IncompleteSignature",
-    "MissingAuthenticationToken",
-}
-_THROTTLED = {
-    "ThrottlingException",
-    "Throttling",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-}
-_UNAVAILABLE = {
-    "InternalServiceError",
-    "InternalFailure",
-    "ServiceUnavailable",
-    "RequestTimeoutException",
-    "RequestTimeout",
-}
+DEFAULT_TEMPLATE = "abstractcore/{provider}"
 
 
 class AWSSecretsProvider(SecretProvider):
@@ -148,39 +116,23 @@ class AWSSecretsProvider(SecretProvider):
             request["VersionId"] = self.version_id
         if self.version_stage:
             request["VersionStage"] = self.version_stage
-        botocore_exceptions = require("botocore.exceptions", "aws")
-        botocore_parsers = require("botocore.parsers", "aws")
         error: SourceError | None = None
-        malformed: str | None = None
         try:
             response = self.client.get_secret_value(**request)
-        except botocore_exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _NOT_FOUND:
-                return None
-            error = translate_error(exc, locator)
-        except botocore_exceptions.BotoCoreError as exc:
-            error = translate_error(exc, locator)
-        except (ValueError, TypeError, AttributeError, botocore_parsers.ResponseParserError) as exc:
-            # botocore could not parse a 200 answer into GetSecretValue's shape: a
-            # SecretBinary that is not base64, a body that is not a JSON object.
-            malformed = type(exc).__name__
+        except read_catches() as exc:
+            error = read_errors().translate(exc, locator)
+        if isinstance(error, SecretNotFoundError):
+            return None
         if error is not None:
-            # Raised here, outside the except blocks, and not ``from exc`` (the one place we
+            # Raised here, outside the except block, and not ``from exc`` (the one place we
             # part from translating with a cause): botocore's exceptions hold the signed
             # request, X-Amz-Security-Token included, in their attributes (``request=``) and
             # their frames' locals, and a cause or a __context__ is pickled by no one but
             # read by every error reporter. The message names botocore's error type and
             # AWS's error code instead: what a cause would have told, without the request.
+            # A malformed answer's parser error and frames hold the answer: only its type
+            # is named, never its message.
             raise error
-        if malformed is not None:
-            # Raised here, outside the except block: the parser's error and frames hold
-            # the answer. Only the error's type is named, never its message.
-            raise InvalidSourceError(
-                f"{locator}: AWS answered with a malformed GetSecretValue body ({malformed}); "
-                "check that endpoint_url points at Secrets Manager",
-                source=self.name,
-                locator=locator,
-            )
         value = self._value_of(response, key, locator)
         if value is None:
             return None
@@ -267,94 +219,6 @@ class AWSSecretsProvider(SecretProvider):
         raise InvalidSourceError(
             f"{locator} is binary and not UTF-8 text; store the key as a string", **where
         )
-
-
-def translate_error(exc: Exception, locator: str) -> SourceError:
-    """Map a botocore error to the ``SourceError`` of its category.
-
-    The error returned holds nothing of ``exc`` but its type's name, AWS's error code and
-    request id: raise it with no cause (botocore's errors hold the signed request).
-    """
-    botocore_exceptions = require("botocore.exceptions", "aws")
-    where: dict[str, Any] = {"source": "aws", "locator": locator}
-    if isinstance(exc, botocore_exceptions.ClientError):
-        return _client_error(exc, locator)
-    if isinstance(
-        exc, (botocore_exceptions.ConnectTimeoutError, botocore_exceptions.ReadTimeoutError)
-    ):
-        return SourceTimeoutError(
-            f"{locator}: AWS did not answer in time ({type(exc).__name__})", **where
-        )
-    if isinstance(exc, botocore_exceptions.NoCredentialsError):
-        return SourceUnauthenticatedError(
-            f"{locator}: no AWS credentials found; configure a profile, a role or "
-            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
-            **where,
-        )
-    if isinstance(exc, botocore_exceptions.NoRegionError):
-        return InvalidSourceError(
-            f"{locator}: no AWS region; pass region= or set AWS_REGION", **where
-        )
-    return SourceUnavailableError(
-        f"{locator}: cannot reach AWS Secrets Manager ({type(exc).__name__}); check the "
-        "network, the region and endpoint_url",
-        **where,
-    )
-
-
-_BY_CODE: tuple[tuple[set[str], type[SourceError], str], ...] = (
-    (
-        _FORBIDDEN,
-        SourceForbiddenError,
-        "the identity lacks secretsmanager:GetSecretValue on this secret (or kms:Decrypt on its "
-        "key); grant it in IAM",
-    ),
-    (
-        _UNAUTHENTICATED,
-        SourceUnauthenticatedError,
-        "AWS rejected the credentials; refresh them (aws sso login, new keys, role)",
-    ),
-    (
-        _THROTTLED,
-        SourceThrottledError,
-        "AWS throttled GetSecretValue; cache longer or ask for a higher quota",
-    ),
-    (_UNAVAILABLE, SourceUnavailableError, "AWS had an internal error; try again"),
-)
-
-
-def _client_error(exc: Any, locator: str) -> SourceError:  # noqa: ANN401 - botocore's ClientError
-    code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
-    metadata = exc.response.get("ResponseMetadata", {})
-    where: dict[str, Any] = {
-        "source": "aws",
-        "locator": locator,
-        "request_id": metadata.get("RequestId"),
-    }
-    for codes, our_error, problem in _BY_CODE:
-        if code in codes:
-            if our_error is SourceThrottledError:
-                where["retry_after"] = _retry_after(metadata)
-            return our_error(f"{locator}: {code}: {problem}", **where)
-    status = metadata.get("HTTPStatusCode") or 0
-    if status >= 500:  # a gateway or load balancer answering for AWS, body not AWS's
-        return SourceUnavailableError(f"{locator}: HTTP {status} from AWS; try again", **where)
-    if status == 429:
-        where["retry_after"] = _retry_after(metadata)
-        return SourceThrottledError(f"{locator}: HTTP 429 from AWS", **where)
-    return InvalidSourceError(
-        f"{locator}: {code}: check the secret id, its state and the region", **where
-    )
-
-
-def _retry_after(metadata: dict[str, Any]) -> float | None:
-    """Return the wait a throttling answer's ``Retry-After`` asks for, or ``None``.
-
-    botocore keeps the answer's headers, lowercased, in the response metadata; only that one
-    header is read, and only its parsed number is kept.
-    """
-    raw = (metadata.get("HTTPHeaders") or {}).get("retry-after")
-    return parse_retry_after(raw) if isinstance(raw, str) else None
 
 
 def _field_names(document: dict[str, Any]) -> str:

@@ -9,16 +9,13 @@ from typing import Any
 from ..errors import (
     ConfigurationError,
     InvalidSourceError,
+    SecretNotFoundError,
     SourceError,
-    SourceForbiddenError,
-    SourceThrottledError,
-    SourceTimeoutError,
-    SourceUnauthenticatedError,
-    SourceUnavailableError,
 )
 from ..resolution import SecretRecord
 from ..secret import Secret
-from ._http import location_host, parse_retry_after
+from ._azure_errors import read_errors, redirect_problem, translate_error
+from ._http import parse_retry_after
 from ._imports import require
 from .base import SecretProvider, host_and_port
 from .spec import SourceContext, source_spec
@@ -123,17 +120,16 @@ class AzureKeyVaultProvider(SecretProvider):
             secret = self.client.get_secret(
                 self.secret_name(key), self.version, raw_response_hook=answers
             )
-        except exceptions.ResourceNotFoundError:
-            if answers.refused is None:
-                return None
         except exceptions.AzureError as exc:
             if answers.refused is None:
-                error = translate_error(exc, locator, answers.request_id)
+                error = read_errors().translate(exc, locator, request_id=answers.request_id)
         except (AttributeError, TypeError, ValueError):
             # The SDK's models meet a body of the wrong shape (a JSON array): the hook has
             # said why; anything else is not ours to hide.
             if answers.refused is None:
                 raise
+        if isinstance(error, SecretNotFoundError):
+            return None
         if error is not None:
             # Raised here, outside the except blocks, and not ``from exc``: azure-core's
             # errors hold the request (its bearer token in the Authorization header) and the
@@ -205,18 +201,9 @@ class _Answers:
         self.request_id = http_response.headers.get("x-ms-request-id") or self.request_id
         status = http_response.status_code
         if 300 <= status < 400:
-            self.refused = self.refused or _redirect_problem(http_response)
+            self.refused = self.refused or redirect_problem(http_response)
         elif status == 200 and self.refused is None:
             self.refused = _secret_bundle_problem(http_response.body())
-
-
-def _redirect_problem(response: Any) -> str:  # noqa: ANN401 - azure-core's HttpResponse
-    target = location_host(response.request.url, response.headers.get("Location"))
-    return (
-        f"Key Vault answered {response.status_code} redirecting to {target}, which was not "
-        "followed: another host's answer is never served as this vault's key; set vault_url "
-        "to the vault's own address"
-    )
 
 
 def _secret_bundle_problem(body: bytes) -> str | None:
@@ -240,70 +227,6 @@ def _secret_bundle_problem(body: bytes) -> str | None:
             "check that vault_url points at Key Vault"
         )
     return None
-
-
-_BY_STATUS: dict[int, tuple[type[SourceError], str]] = {
-    401: (
-        SourceUnauthenticatedError,
-        "Azure rejected or could not get credentials; configure DefaultAzureCredential "
-        "(managed identity, AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, az login) "
-        "or pass credential=",
-    ),
-    403: (
-        SourceForbiddenError,
-        "Key Vault denied access (403); grant the identity the 'Key Vault Secrets User' "
-        "role (or a 'get' secret access policy)",
-    ),
-    429: (SourceThrottledError, "Key Vault throttled the request (429)"),
-}
-
-
-def translate_error(exc: Exception, locator: str, request_id: str | None) -> SourceError:
-    """Map an azure-core error to the ``SourceError`` of its category."""
-    error_type, problem = _classify(exc)
-    response = getattr(exc, "response", None)
-    return error_type(
-        f"{locator}: {problem}",
-        source="azure",
-        locator=locator,
-        request_id=request_id,
-        retry_after=_retry_after(response) if error_type is SourceThrottledError else None,
-    )
-
-
-def _classify(exc: Exception) -> tuple[type[SourceError], str]:
-    exceptions = require("azure.core.exceptions", "azure")
-    status = getattr(getattr(exc, "response", None), "status_code", None)
-    if status is None and isinstance(exc, exceptions.ClientAuthenticationError):
-        status = 401  # raised by the credential itself: no token could be had
-    if status in _BY_STATUS:
-        return _BY_STATUS[status]
-    if status is not None and 300 <= status < 400:
-        return InvalidSourceError, _redirect_problem(exc.response)  # type: ignore[attr-defined]
-    if status is not None and status >= 500:
-        return SourceUnavailableError, f"Key Vault failed ({status}); try again"
-    timeouts = tuple(
-        getattr(exceptions, name)
-        for name in ("ServiceRequestTimeoutError", "ServiceResponseTimeoutError")
-        if hasattr(exceptions, name)
-    )
-    if isinstance(exc, timeouts):
-        return SourceTimeoutError, "Key Vault did not answer in time"
-    if isinstance(exc, (exceptions.ServiceRequestError, exceptions.ServiceResponseError)):
-        return (
-            SourceUnavailableError,
-            f"cannot reach Key Vault ({type(exc).__name__}); check vault_url and the network",
-        )
-    return (
-        InvalidSourceError,
-        f"Key Vault refused the request ({status or type(exc).__name__}); check the secret "
-        "name and vault_url",
-    )
-
-
-def _retry_after(response: Any) -> float | None:  # noqa: ANN401 - azure-core's HttpResponse
-    raw = None if response is None else response.headers.get("Retry-After")
-    return parse_retry_after(raw) if isinstance(raw, str) else None
 
 
 def _build(options: dict[str, Any], context: SourceContext) -> SecretProvider:

@@ -12,22 +12,29 @@ from .. import envvars
 from ..errors import (
     ConfigurationError,
     InvalidSourceError,
+    SecretNotFoundError,
     SourceError,
     SourceForbiddenError,
-    SourceThrottledError,
-    SourceTimeoutError,
-    SourceUnauthenticatedError,
-    SourceUnavailableError,
 )
 from ..files import check_permissions
 from ..resolution import SecretRecord
 from ..secret import Secret
 from ._imports import require
-from ._vault_session import VaultRateLimited, harden_session
+from ._vault_errors import (
+    login_catches,
+    login_errors,
+    read_errors,
+    sdk_errors,
+    translate_error,
+)
+from ._vault_kv import fields_and_version, split_path
+from ._vault_session import harden_session
 from .base import SecretProvider, host_and_port
 from .spec import SourceContext, source_spec
 from .values import json_type
 from .vault_auth import Login, TokenAuth, VaultAuth, auth_from_options
+
+__all__ = ["DEFAULT_PATH", "SPEC", "VaultSecretProvider", "translate_error"]
 
 DEFAULT_PATH = "secret/data/abstractcore"
 RENEW_AT = 2 / 3
@@ -95,7 +102,7 @@ class VaultSecretProvider(SecretProvider):
         self.auth = auth or TokenAuth(vault_token)
         self.address = address
         self.kv_version = kv_version
-        self.mount_point, self.path = _split_path(path, kv_version, mount_point)
+        self.mount_point, self.path = split_path(path, kv_version, mount_point)
         self.per_provider = "{provider}" in self.path
         self.field = field or ("api_key" if self.per_provider else None)
         if verify is None:
@@ -132,7 +139,7 @@ class VaultSecretProvider(SecretProvider):
         response = self._read_with_valid_token(self.secret_path(key), locator)
         if response is None:
             return None
-        fields, version = _fields_and_version(response, self.kv_version, locator)
+        fields, version = fields_and_version(response, self.kv_version, locator)
         value = fields.get(self.field or key)
         if value is None or value == "":
             return None
@@ -178,7 +185,6 @@ class VaultSecretProvider(SecretProvider):
 
     def _read(self, path: str, locator: str) -> dict[str, Any] | SourceForbiddenError | None:
         """Read; return ``None`` when absent, or the 403 as an error for the caller to judge."""
-        hvac_exceptions = require("hvac.exceptions", "vault")
         error: SourceError | None = None
         response: Any = None
         try:
@@ -190,12 +196,12 @@ class VaultSecretProvider(SecretProvider):
                 response = self.client.secrets.kv.v1.read_secret(
                     path=path, mount_point=self.mount_point
                 )
-        except hvac_exceptions.InvalidPath as exc:
-            error = _missing_path_error(exc, locator)
-        except _sdk_errors() as exc:
-            error = translate_error(exc, locator)
-        # Raised here, outside the except blocks: the SDK's exception and its frames hold
+        except sdk_errors() as exc:
+            error = read_errors().translate(exc, locator)
+        # Raised here, outside the except block: the SDK's exception and its frames hold
         # the token and request headers, and must not ride along as __context__.
+        if isinstance(error, SecretNotFoundError):
+            return None
         if isinstance(error, SourceForbiddenError):
             return error
         if error is not None:
@@ -217,7 +223,7 @@ class VaultSecretProvider(SecretProvider):
             self.client.auth.token.lookup_self()
         except hvac_exceptions.Forbidden:
             return False
-        except _sdk_errors():
+        except sdk_errors():
             return True  # unknown: do not spend a login on it
         return True
 
@@ -258,26 +264,10 @@ class VaultSecretProvider(SecretProvider):
 
     def _login_error(self, locator: str) -> Login | SourceError:
         """Log in; return the login, or the error (raised by the caller, unchained)."""
-        hvac_exceptions = require("hvac.exceptions", "vault")
-        method = self.auth.method
-        where: dict[str, Any] = {"source": self.name, "locator": locator}
         try:
             return self.auth.login(self.client)
-        except hvac_exceptions.Forbidden:
-            return SourceForbiddenError(
-                f"{locator}: Vault refused the {method} token or login (403); check that it "
-                "is valid and not revoked",
-                **where,
-            )
-        except (hvac_exceptions.InvalidRequest, hvac_exceptions.Unauthorized):
-            return SourceUnauthenticatedError(
-                f"{locator}: Vault {method} login failed; check the role and its credentials",
-                **where,
-            )
-        except _sdk_errors() as exc:
-            return translate_error(exc, locator)
-        except ConfigurationError as exc:  # a credential file missing, empty or insecure
-            return InvalidSourceError(f"{locator}: {exc}", **where)
+        except login_catches() as exc:
+            return login_errors().translate(exc, locator, method=self.auth.method)
 
     def _renew_locked(self, locator: str) -> None:
         hvac_exceptions = require("hvac.exceptions", "vault")
@@ -287,7 +277,7 @@ class VaultSecretProvider(SecretProvider):
             if self.auth.can_login_again:
                 self._log_in_locked(locator)
             return
-        except _sdk_errors():
+        except sdk_errors():
             # Vault busy or unreachable: the token still works until it expires; try the
             # renewal again a little later, and let the read meet (and report) any outage.
             self._renew_at = self._clock() + max(1.0, (self._expires_at - self._clock()) / 10)
@@ -299,182 +289,6 @@ class VaultSecretProvider(SecretProvider):
         now = self._clock()
         self._renew_at = now + ttl * RENEW_AT
         self._expires_at = now + ttl
-
-
-def _sdk_errors() -> tuple[type[Exception], ...]:
-    """Return the errors a Vault call raises: hvac's, requests', and our session hook's."""
-    hvac_exceptions = require("hvac.exceptions", "vault")
-    requests_exceptions = require("requests.exceptions", "vault")
-    return (hvac_exceptions.VaultError, requests_exceptions.RequestException, VaultRateLimited)
-
-
-def _missing_path_error(exc: Exception, locator: str) -> SourceError | None:
-    """A 404 is "not found", unless Vault says the mount or the engine version is wrong."""
-    body = getattr(exc, "json", None) or {}
-    notes = [*(getattr(exc, "errors", None) or []), *(body.get("warnings") or [])]
-    text = " ".join(str(item) for item in notes)
-    if "no handler for route" in text:
-        return InvalidSourceError(
-            f"{locator}: Vault has no secrets engine at this mount; check mount_point and path",
-            source="vault",
-            locator=locator,
-        )
-    if "versioned" in text.lower():
-        return InvalidSourceError(
-            f"{locator}: the mount is a versioned (v2) KV engine; set kv_version=2",
-            source="vault",
-            locator=locator,
-        )
-    return None
-
-
-def translate_error(exc: Exception, locator: str) -> SourceError:
-    """Map an hvac or requests error to the ``SourceError`` of its category."""
-    hvac_exceptions = require("hvac.exceptions", "vault")
-    requests_exceptions = require("requests.exceptions", "vault")
-    # Most specific first: requests' Timeout and SSLError types are also ConnectionErrors,
-    # and a TLS failure is a configuration problem, not an outage to fall through.
-    table: tuple[
-        tuple[type[BaseException] | tuple[type[BaseException], ...], type[SourceError], str], ...
-    ] = (
-        (
-            (
-                requests_exceptions.MissingSchema,
-                requests_exceptions.InvalidSchema,
-                requests_exceptions.InvalidURL,
-            ),
-            InvalidSourceError,
-            "the Vault address is not a URL; set VAULT_ADDR like https://vault.example.com:8200",
-        ),
-        (
-            requests_exceptions.SSLError,
-            InvalidSourceError,
-            "TLS verification failed; set VAULT_CACERT (or verify=) to the server's CA bundle",
-        ),
-        (
-            hvac_exceptions.Forbidden,
-            SourceForbiddenError,
-            "Vault denied access (403): the token lacks a policy granting read on this path, "
-            "or it expired or was revoked",
-        ),
-        (
-            hvac_exceptions.Unauthorized,
-            SourceUnauthenticatedError,
-            "Vault rejected the token (401); log in again",
-        ),
-        (
-            hvac_exceptions.RateLimitExceeded,
-            SourceThrottledError,
-            "Vault's rate limit was reached (429)",
-        ),
-        (
-            hvac_exceptions.VaultDown,
-            SourceUnavailableError,
-            "Vault is sealed or in maintenance (503); unseal it",
-        ),
-        (
-            hvac_exceptions.InvalidRequest,
-            InvalidSourceError,
-            "Vault called the request invalid (400); check the mount and the KV version",
-        ),
-        (requests_exceptions.Timeout, SourceTimeoutError, "Vault did not answer in time"),
-        (
-            requests_exceptions.ConnectionError,
-            SourceUnavailableError,
-            "cannot connect to Vault; check VAULT_ADDR and that the server is up",
-        ),
-    )
-    if isinstance(exc, VaultRateLimited):
-        # From our session hook, which read the 429's Retry-After (hvac's error has none).
-        return SourceThrottledError(
-            f"{locator}: {exc}",
-            source="vault",
-            locator=locator,
-            retry_after=exc.retry_after,
-        )
-    if isinstance(exc, requests_exceptions.TooManyRedirects):
-        # Our hook's message names the status and the Location's host, never a credential.
-        return InvalidSourceError(
-            f"{locator}: {exc}; credentials are never sent on after a redirect (they could "
-            "reach another host, or travel over plain http): set VAULT_ADDR to the address "
-            "that answers itself (the active node, or the load balancer)",
-            source="vault",
-            locator=locator,
-        )
-    for sdk_error, our_error, problem in table:
-        if isinstance(exc, sdk_error):
-            return our_error(f"{locator}: {problem}", source="vault", locator=locator)
-    return SourceUnavailableError(
-        f"{locator}: Vault failed ({type(exc).__name__}); see the server's logs",
-        source="vault",
-        locator=locator,
-    )
-
-
-def _split_path(path: str, kv_version: int, mount_point: str | None) -> tuple[str, str]:
-    parts = path.strip("/").split("/")
-    if mount_point:
-        mount = mount_point.strip("/")
-        if parts[: len(mount.split("/"))] == mount.split("/"):
-            parts = parts[len(mount.split("/")) :]
-        if kv_version == 2 and parts[:1] == ["data"]:
-            parts = parts[1:]
-        return mount, "/".join(parts)
-    if kv_version == 2 and len(parts) >= 3 and parts[1] == "data":
-        return parts[0], "/".join(parts[2:])
-    if len(parts) < 2:
-        raise ConfigurationError(
-            f"Vault path {path!r} needs a mount and a path, e.g. 'secret/data/abstractcore'"
-        )
-    return parts[0], "/".join(parts[1:])
-
-
-def _fields_and_version(
-    response: dict[str, Any], kv_version: int, locator: str
-) -> tuple[dict[str, Any], str | None]:
-    """Return the secret's fields and KV version; any other shape of answer is invalid.
-
-    A 200 answer to a KV read always carries objects where these are read: anything else is
-    not Vault's KV API (a proxy, a wrong address, a hostile server), and must neither be
-    read as "no such key" nor counted as an outage.
-    """
-    data = _object_at(response, "data", locator)
-    if kv_version == 1:
-        return data, None
-    fields = _object_at(data, "data", locator, where="data.data")
-    metadata = data.get("metadata")
-    if metadata is None:
-        return fields, None
-    if not isinstance(metadata, dict):
-        raise _wrong_type(locator, "data.metadata", metadata)
-    version = metadata.get("version")
-    if version is None:
-        return fields, None
-    if isinstance(version, bool) or not isinstance(version, (int, str)):
-        raise _wrong_type(locator, "data.metadata.version", version, expected="a number")
-    return fields, str(version)
-
-
-def _object_at(
-    container: dict[str, Any], name: str, locator: str, *, where: str | None = None
-) -> dict[str, Any]:
-    value = container.get(name)
-    if not isinstance(value, dict):
-        raise _wrong_type(locator, where or name, value)
-    return value
-
-
-def _wrong_type(
-    locator: str, where: str, value: object, *, expected: str = "an object"
-) -> InvalidSourceError:
-    # The type's name only: the value may be anything, keys included.
-    return InvalidSourceError(
-        f"{locator}: Vault answered with '{where}' as a JSON {json_type(value)}, not "
-        f"{expected}; check that the address points at the Vault KV API and that "
-        "kv_version matches the mount",
-        source="vault",
-        locator=locator,
-    )
 
 
 def _build(options: dict[str, Any], context: SourceContext) -> SecretProvider:

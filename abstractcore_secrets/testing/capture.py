@@ -95,7 +95,7 @@ def capture_audit_events(
 
     def attach(audit: AuditMiddleware) -> None:
         with lock:
-            audit._attach(processor)
+            audit.add_sink_processor(processor)
             attached.append(audit)
 
     for target in targets:
@@ -108,14 +108,13 @@ def capture_audit_events(
         _ON_BUILD.remove(attach)
         with lock:
             for audit in attached:
-                audit._detach(processor)
+                audit.remove_sink_processor(processor)
 
 
 def _audit_layers(target: SecretsManager | AuditMiddleware) -> list[AuditMiddleware]:
     if isinstance(target, AuditMiddleware):
         return [target]
-    layers = target._middleware
-    return [layer for layer in layers if isinstance(layer, AuditMiddleware)]
+    return [layer for layer in target.middleware if isinstance(layer, AuditMiddleware)]
 
 
 class CapturedTelemetry:

@@ -1,0 +1,68 @@
+"""Former import paths of moved modules, kept working: the same module objects, not copies.
+
+``import abstractcore_secrets.providers.vault`` gives the module
+``abstractcore_secrets.sources.vault`` itself, so its classes, its globals and whatever a
+test patches in it are one and the same under both names. Installed first on
+``sys.meta_path`` when the package is imported; it answers for the names in :data:`MOVED`
+and for every module under them, and for nothing else. Type checkers see the new paths only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+MOVED = {
+    "abstractcore_secrets.providers": "abstractcore_secrets.sources",
+    "abstractcore_secrets.provider_names": "abstractcore_secrets.llm_providers",
+}
+"""Former name -> current name; a former package's modules move with it."""
+
+
+def current_name(name: str) -> str | None:
+    """Return where the module formerly named ``name`` lives now, or ``None``."""
+    for old, new in MOVED.items():
+        if name == old or name.startswith(old + "."):
+            return new + name[len(old) :]
+    return None
+
+
+class _Alias(importlib.abc.Loader):
+    """Loads a former name as the module under its current name."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self._spec: importlib.machinery.ModuleSpec | None = None
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:  # noqa: ARG002 - the target is known
+        module = importlib.import_module(self.target)
+        self._spec = module.__spec__
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        # The import system gave the module the alias's spec: its own name stays its spec's.
+        module.__spec__ = self._spec
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder):
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,  # noqa: ARG002 - aliases do not depend on it
+        target: ModuleType | None = None,  # noqa: ARG002
+    ) -> importlib.machinery.ModuleSpec | None:
+        new = current_name(fullname)
+        if new is None:
+            return None
+        return importlib.util.spec_from_loader(fullname, _Alias(new))
+
+
+def install() -> None:
+    """Put the finder first on ``sys.meta_path``, once."""
+    if not any(isinstance(finder, _AliasFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _AliasFinder())

@@ -1,0 +1,366 @@
+"""Chain settings: the config file's ``secrets`` section, profiles, and environment.
+
+Precedence, lowest first: built-in defaults, the ``secrets`` section, the active profile
+(``secrets.profiles.<name>``, chosen by ``ABSTRACTCORE_SECRETS_PROFILE`` or
+``secrets.profile``), then ``ABSTRACTCORE_SECRETS_*`` variables. For example::
+
+    {
+      "api_keys": {"openai": "sk-..."},
+      "secrets": {
+        "chain": ["env", "vault", "config"],
+        "cache": {"ttl": 300, "negative_ttl": 30, "max_stale": 900},
+        "sources": {"vault": {"addr": "https://vault.example.com:8200",
+                              "path": "secret/data/abstractcore"}},
+        "resilience": {"attempts": 3, "failure_threshold": 5, "reset_timeout": 30},
+        "audit": {"journal": "~/.abstractcore/audit/journal.jsonl", "sinks": ["log"]},
+        "profiles": {"dev": {"chain": ["env", "config"]}}
+      }
+    }
+
+Every section with fixed options (``cache``, ``resilience``, ``audit``) is a frozen
+dataclass read by one function, :func:`read_section`: its options and their types are the
+dataclass's fields, an option's environment variable and its check are the field's
+metadata. The sources' options come from each source's constructor (``providers.spec``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import inspect
+import math
+import os
+import stat
+import typing
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from . import envvars
+from .audit import DEFAULT_SINKS, find_sink
+from .audit._sink_registry import unknown_sink_message
+from .config_file import SECRETS, ConfigFile
+from .errors import ConfigurationError
+from .files import InsecureFilePolicy, InsecureFileWarning
+from .resilience import Resilience, RetryPolicy
+from .source_factories import checked_options, find_source, managed_sources, shown, source_names
+
+Check = Callable[[Any], "str | None"]
+"""Returns what is wrong with an option's value (completing "<option>=<value> ..."), or None."""
+
+
+def _option(default: object, *, env: str | None = None, check: Check | None = None) -> Any:  # noqa: ANN401 - a dataclass field
+    """A section's option: its default, the variable that overrides it, and its check."""
+    return field(default=default, metadata={"env": env, "check": check})
+
+
+def _seconds(value: float) -> str | None:
+    return (
+        None
+        if math.isfinite(value) and value >= 0
+        else "must be a finite number, 0 or more seconds"
+    )
+
+
+def _positive_seconds(value: float) -> str | None:
+    return (
+        None if math.isfinite(value) and value > 0 else "must be a finite number of seconds above 0"
+    )
+
+
+def _at_least_one(value: int) -> str | None:
+    return None if value >= 1 else "must be a whole number of 1 or more"
+
+
+def _one_of(*choices: str) -> Check:
+    def check(value: str) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(map(repr, choices))}"
+
+    return check
+
+
+def _sink_names(value: tuple[str, ...]) -> str | None:
+    for name in value:
+        if not isinstance(name, str) or find_sink(name) is None:
+            return unknown_sink_message(name).replace("secrets.audit.sinks names ", "names ")
+    return None
+
+
+def _default_of(cls: type, parameter: str) -> Any:  # noqa: ANN401 - whatever the default is
+    """The default of ``cls``'s constructor parameter: read there, so never a copy of it."""
+    return inspect.signature(cls).parameters[parameter].default
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """``secrets.cache``: seconds values, misses and stale values are kept (``ttl`` 0: off)."""
+
+    ttl: float = _option(300.0, env=envvars.CACHE_TTL, check=_seconds)
+    negative_ttl: float = _option(30.0, env=envvars.NEGATIVE_TTL, check=_seconds)
+    max_stale: float = _option(900.0, env=envvars.MAX_STALE, check=_seconds)
+
+
+@dataclass(frozen=True)
+class ResilienceSettings:
+    """``secrets.resilience``: retries, deadlines and circuit breakers (defaults: theirs)."""
+
+    attempts: int = _option(RetryPolicy.attempts, check=_at_least_one)
+    timeout: float = _option(RetryPolicy.timeout, check=_positive_seconds)
+    deadline: float = _option(_default_of(Resilience, "deadline"), check=_positive_seconds)
+    workers: int = _option(_default_of(Resilience, "workers"), check=_at_least_one)
+    failure_threshold: int = _option(
+        _default_of(Resilience, "failure_threshold"), check=_at_least_one
+    )
+    reset_timeout: float = _option(_default_of(Resilience, "reset_timeout"), check=_seconds)
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """``secrets.audit``: the journal, the other sinks, and what a failure to record does.
+
+    ``fsync`` unset means ``always`` in ``block`` mode (a durable record before a key is
+    served), else ``batch``.
+    """
+
+    journal: str | None = _option(None, env=envvars.AUDIT_JOURNAL)
+    signing_key: str | None = None
+    checkpoint_every: int = _option(1000, check=_at_least_one)
+    fsync: str | None = _option(None, check=_one_of("always", "batch"))
+    max_bytes: int | None = _option(None, check=_at_least_one)
+    failure_mode: str = _option(
+        "warn", env=envvars.AUDIT_FAILURE_MODE, check=_one_of("warn", "block")
+    )
+    pseudonymize: bool = False
+    sinks: tuple[str, ...] = _option(DEFAULT_SINKS, check=_sink_names)
+
+
+@dataclass(frozen=True)
+class ChainSettings:
+    """Everything needed to build a ``SecretsManager``; see the module docstring."""
+
+    config_path: Path
+    chain: tuple[str, ...]
+    sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    insecure_files: InsecureFilePolicy = InsecureFilePolicy.REFUSE
+    profile: str | None = None
+    resilience: ResilienceSettings = field(default_factory=ResilienceSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
+
+    @property
+    def cache_ttl(self) -> float:
+        """``cache.ttl``, under its older name."""
+        return self.cache.ttl
+
+    @property
+    def negative_ttl(self) -> float:
+        """``cache.negative_ttl``, under its older name."""
+        return self.cache.negative_ttl
+
+    @property
+    def max_stale(self) -> float:
+        """``cache.max_stale``, under its older name."""
+        return self.cache.max_stale
+
+
+Section = TypeVar("Section")
+
+
+def read_section(
+    kind: type[Section], raw: object, where: str, environ: Mapping[str, str]
+) -> Section:
+    """Read one settings section into ``kind``, a dataclass of :func:`_option` fields.
+
+    The file's options are checked by name and type (a key pasted in the wrong place is not
+    repeated), then the environment's overrides are applied, then each option's check.
+
+    Raises:
+        ConfigurationError: Naming the option, where it was set, and what it must be.
+    """
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"{where} must be a JSON object")
+    fields = {item.name: item for item in dataclasses.fields(kind)}  # type: ignore[arg-type]
+    schema = _schema(kind)
+    options = checked_options(raw, schema, where)
+    origin = {name: f"{where}.{name}" for name in options}
+    for name, item in fields.items():
+        variable = item.metadata.get("env")
+        if variable and environ.get(variable):
+            options[name] = _from_environment(environ[variable], schema[name], variable)
+            origin[name] = variable
+    for name in options:
+        if schema[name] is list:
+            if not all(isinstance(item, str) for item in options[name]):
+                raise ConfigurationError(f"{origin[name]} must be a list of names")
+            options[name] = tuple(options[name])
+        check = fields[name].metadata.get("check")
+        problem = check(options[name]) if check is not None and options[name] is not None else None
+        if problem is not None:
+            setting = (
+                origin[name] if schema[name] is list else f"{origin[name]}={shown(options[name])}"
+            )
+            raise ConfigurationError(f"{setting} {problem}")
+    return kind(**options)
+
+
+def _schema(kind: type) -> dict[str, type]:
+    """Each field of ``kind`` with the JSON type it takes: ``None`` left out of a union, a
+    tuple read from a JSON array."""
+    schema: dict[str, type] = {}
+    for name, hint in typing.get_type_hints(kind).items():
+        if typing.get_origin(hint) is tuple:
+            schema[name] = list
+            continue
+        kinds = [k for k in typing.get_args(hint) if k is not type(None)]
+        schema[name] = kinds[0] if len(kinds) == 1 else hint
+    return schema
+
+
+def _from_environment(text: str, kind: type, variable: str) -> object:
+    """Read a variable's text as ``kind``, or raise naming the variable (not its value)."""
+    if kind is str:
+        return text
+    value: object = None
+    # Raised below, outside the handler: the error's context would hold the text.
+    with contextlib.suppress(TypeError, ValueError, OverflowError):
+        value = kind(text.strip())
+    if value is None:
+        expected = "number" if kind in (int, float) else kind.__name__
+        raise ConfigurationError(f"{variable}={shown(text)} is not a {expected}")
+    return value
+
+
+def load_settings(
+    config_path: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ChainSettings:
+    """Read the chain settings from the config file and the environment.
+
+    Raises:
+        ConfigurationError: A setting is malformed or names an unknown source or profile.
+        InvalidSourceError: The config file is corrupt.
+    """
+    environ = os.environ if environ is None else environ
+    config = ConfigFile(config_path)
+    path = config.path
+    section = _as_dict(config.section(SECRETS), "secrets", path)
+    if section:
+        _check_settings_file(path, environ)
+    profile = environ.get(envvars.PROFILE) or section.get("profile")
+    if profile is not None:
+        if not isinstance(profile, str):
+            raise ConfigurationError(f"{path} secrets.profile must be a profile name")
+        profiles = _as_dict(section.get("profiles", {}), "secrets.profiles", path)
+        if profile not in profiles:
+            known = ", ".join(sorted(map(shown, profiles))) or "none defined"
+            raise ConfigurationError(
+                f"profile {shown(profile)} is not in {path} secrets.profiles ({known}); "
+                f"define it there or change {envvars.PROFILE}"
+            )
+        section = _deep_merge(
+            section, _as_dict(profiles[profile], f"profile {shown(profile)}", path)
+        )
+    sources = _as_dict(section.get("sources", {}), "secrets.sources", path)
+    for name, options in sources.items():
+        _as_dict(options, f"secrets.sources.{shown(name)}", path)
+
+    def section_of(kind: type[Section], name: str) -> Section:
+        return read_section(kind, section.get(name, {}), f"{path} secrets.{name}", environ)
+
+    return ChainSettings(
+        config_path=path,
+        chain=_chain(environ.get(envvars.CHAIN), section.get("chain"), sources, path),
+        sources=sources,
+        cache=section_of(CacheSettings, "cache"),
+        insecure_files=_insecure_policy(environ, section),
+        profile=profile,
+        resilience=section_of(ResilienceSettings, "resilience"),
+        audit=section_of(AuditSettings, "audit"),
+    )
+
+
+def _chain(
+    from_env: str | None,
+    from_file: object,
+    sources: Mapping[str, object],
+    path: Path,
+) -> tuple[str, ...]:
+    if from_env:
+        names = [name.strip() for name in from_env.split(",") if name.strip()]
+        where = envvars.CHAIN
+    elif from_file is not None:
+        if not isinstance(from_file, list) or not all(isinstance(n, str) for n in from_file):
+            raise ConfigurationError(f"{path} secrets.chain must be a list of source names")
+        names, where = list(from_file), f"{path} secrets.chain"
+    else:
+        return ("env", *managed_sources(sources), "config")
+    unknown = [shown(name) for name in names if find_source(name) is None]
+    if unknown or not names:
+        raise ConfigurationError(
+            f"{where} names unknown sources [{', '.join(unknown) or '(none given)'}]; "
+            f"known: {', '.join(source_names())}"
+        )
+    if len(set(names)) != len(names):
+        raise ConfigurationError(f"{where} names a source twice: {names}")
+    return tuple(names)
+
+
+def _check_settings_file(path: Path, environ: Mapping[str, str]) -> None:
+    """Refuse ``secrets`` settings that someone else could have written.
+
+    They decide where credentials go (a Vault address, an AWS endpoint): a file that group or
+    others can write, or one in a folder they can write (without the sticky bit), lets them
+    send the token to a server of their choosing. Only the environment can relax this: the
+    file's own ``insecure_files`` would be the attacker's word.
+    """
+    file_mode = stat.S_IMODE(path.stat().st_mode)
+    folder_mode = path.parent.stat().st_mode
+    writable = []
+    if file_mode & 0o022:
+        writable.append(f"the file (mode {file_mode:04o}; fix: chmod go-w {path})")
+    if folder_mode & 0o022 and not folder_mode & stat.S_ISVTX:
+        folder = path.parent
+        writable.append(
+            f"its folder (mode {stat.S_IMODE(folder_mode):04o}; fix: chmod go-w {folder})"
+        )
+    if not writable:
+        return
+    message = (
+        f"{path} holds secrets settings, which decide where credentials are sent, and group "
+        f"or others can write {' and '.join(writable)}"
+    )
+    raw = environ.get(envvars.INSECURE_FILES, "").strip().lower()
+    if raw == InsecureFilePolicy.WARN.value:
+        warnings.warn(message, InsecureFileWarning, stacklevel=3)
+        return
+    raise ConfigurationError(f"{message}; or set {envvars.INSECURE_FILES}=warn to use it anyway")
+
+
+def _insecure_policy(environ: Mapping[str, str], section: Mapping[str, Any]) -> InsecureFilePolicy:
+    raw = environ.get(envvars.INSECURE_FILES) or section.get("insecure_files", "refuse")
+    # Looked up, not tried: the enum's ValueError would repeat the value as __context__.
+    policies = {policy.value: policy for policy in InsecureFilePolicy}
+    policy = policies.get(str(raw).lower())
+    if policy is None:
+        raise ConfigurationError(
+            f"insecure_files={shown(raw)} is not a policy; use 'refuse' or 'warn'"
+        )
+    return policy
+
+
+def _as_dict(value: object, where: str, path: Path) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"{path} {where} must be a JSON object")
+    return value
+
+
+def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
