@@ -9,9 +9,16 @@
 
 from __future__ import annotations
 
+from . import _aliases  # noqa: F401 - makes the former module paths resolve to the moved ones
+from ._cache import ResolutionCache
+from ._failure_policy import Action
+from ._files import InsecureFilePolicy
+from ._fingerprint import Fingerprinter
+from ._manager import SecretsManager
+from ._resolution import Attempt, Outcome, Resolution, SecretRecord
+from ._secret import Secret, mask_secret
 from ._version import __version__
 from .assembly import build_secrets_manager, get_secrets_manager, set_secrets_manager
-from .cache import ResolutionCache
 from .errors import (
     AuditFailureWarning,
     AuthenticationError,
@@ -34,23 +41,17 @@ from .errors import (
     SourceUnauthenticatedError,
     SourceUnavailableError,
 )
-from .files import InsecureFilePolicy
-from .fingerprint import Fingerprinter
-from .manager import SecretsManager
 from .middleware import AttemptMiddleware, AttemptRequest, Middleware, ResolveRequest
-from .policy import Action
-from .providers.aws import AWSSecretsProvider
-from .providers.azure import AzureKeyVaultProvider
-from .providers.base import SecretProvider
-from .providers.config import ConfigFileSecretProvider
-from .providers.environment import EnvironmentSecretProvider
-from .providers.spec import SourceSpec, source_spec
-from .providers.vault import VaultSecretProvider
 from .resilience import CircuitBreaker, CircuitState, Resilience, RetryPolicy
-from .resolution import Attempt, Outcome, Resolution, SecretRecord
-from .secret import Secret, mask_secret
 from .settings import ChainSettings, load_settings
 from .source_factories import register_source
+from .sources.aws import AWSSecretsProvider
+from .sources.azure import AzureKeyVaultProvider
+from .sources.base import SecretProvider
+from .sources.config import ConfigFileSecretProvider
+from .sources.environment import EnvironmentSecretProvider
+from .sources.spec import SourceSpec, source_spec
+from .sources.vault import VaultSecretProvider
 
 __all__ = [
     "AWSSecretsProvider",

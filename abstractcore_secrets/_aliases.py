@@ -2,9 +2,10 @@
 
 ``import abstractcore_secrets.providers.vault`` gives the module
 ``abstractcore_secrets.sources.vault`` itself, so its classes, its globals and whatever a
-test patches in it are one and the same under both names. Installed first on
-``sys.meta_path`` when the package is imported; it answers for the names in :data:`MOVED`
-and for every module under them, and for nothing else. Type checkers see the new paths only.
+test patches in it are one and the same under both names. Importing this module (the
+package does, first) puts the finder first on ``sys.meta_path``; it answers for the names
+in :data:`MOVED` and every module under them, and for nothing else. Type checkers see the
+current paths only.
 """
 
 from __future__ import annotations
@@ -18,8 +19,37 @@ from collections.abc import Sequence
 from types import ModuleType
 
 MOVED = {
-    "abstractcore_secrets.providers": "abstractcore_secrets.sources",
-    "abstractcore_secrets.provider_names": "abstractcore_secrets.llm_providers",
+    f"abstractcore_secrets.{old}": f"abstractcore_secrets.{new}"
+    for old, new in {
+        # Renamed so that names explain themselves.
+        "providers": "sources",
+        "provider_names": "llm_providers",
+        "policy": "_failure_policy",
+        # Implementation modules, made private: their names are exported by the package.
+        "cache": "_cache",
+        "config_file": "_config_file",
+        "files": "_files",
+        "fingerprint": "_fingerprint",
+        "manager": "_manager",
+        "resolution": "_resolution",
+        "secret": "_secret",
+        "audit.middleware": "audit._middleware",
+        "cli.audit": "cli._audit",
+        "cli.console": "cli._console",
+        "cli.demo": "cli._demo",
+        "cli.keys": "cli._keys",
+        "cli.set_provider": "cli._set_provider",
+        "cli.status": "cli._status",
+        "cli.usage": "cli._usage",
+        "audit.sinks": "audit._sinks",
+        "redaction.patterns": "redaction._patterns",
+        "redaction.policy": "redaction._policy",
+        "redaction.processors": "redaction._processors",
+        "sources.values": "sources._values",
+        "telemetry.metrics": "telemetry._metrics",
+        "telemetry.setup": "telemetry._setup",
+        "telemetry.tracing": "telemetry._tracing",
+    }.items()
 }
 """Former name -> current name; a former package's modules move with it."""
 
@@ -66,3 +96,6 @@ def install() -> None:
     """Put the finder first on ``sys.meta_path``, once."""
     if not any(isinstance(finder, _AliasFinder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _AliasFinder())
+
+
+install()

@@ -1,8 +1,8 @@
 """What the default manager is made of, and in which order: the one place it is decided.
 
 :func:`build_secrets_manager` turns the chain settings (and, optionally, the SDK providers
-that :func:`~abstractcore_secrets.telemetry.setup.configure_telemetry` set up) into a
-:class:`~abstractcore_secrets.manager.SecretsManager`. The layers around each resolution and
+that :func:`~abstractcore_secrets.telemetry._setup.configure_telemetry` set up) into a
+:class:`~abstractcore_secrets._manager.SecretsManager`. The layers around each resolution and
 around each source's fetch are the two literal lists in :func:`middleware_stacks`,
 outermost first. This module also owns the process-wide manager
 (:func:`get_secrets_manager`). Nothing below it imports it: see the layers contract in
@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import envvars
+from ._cache import ResolutionCache
+from ._manager import SecretsManager
 from .audit import AuditMiddleware, BatchingSinkProcessor, SinkContext, build_sinks
-from .cache import ResolutionCache
 from .errors import ConfigurationError
-from .manager import SecretsManager
 from .redaction import RedactionPolicy, default_policy
-from .redaction.processors import ValueLearner, install_logging_redaction
+from .redaction._processors import ValueLearner, install_logging_redaction
 from .resilience import Resilience, RetryPolicy
 from .settings import ChainSettings, load_settings
 from .source_factories import build_source
@@ -31,7 +31,7 @@ from .telemetry import MetricsMiddleware, TracingMiddleware
 
 if TYPE_CHECKING:
     from .middleware import AttemptMiddleware, Middleware
-    from .telemetry.setup import Telemetry
+    from .telemetry._setup import Telemetry
 
 __all__ = [
     "build_secrets_manager",
@@ -48,7 +48,7 @@ def build_secrets_manager(
 
     Every resolution is traced, measured and audited through the OpenTelemetry API and
     structured logging: silent until the application configures them, or exported by
-    ``telemetry`` (:func:`~abstractcore_secrets.telemetry.setup.configure_telemetry`), whose
+    ``telemetry`` (:func:`~abstractcore_secrets.telemetry._setup.configure_telemetry`), whose
     providers, redaction policy and service name the layers then use.
 
     Raises:
@@ -179,8 +179,8 @@ def _audit_middleware(settings: ChainSettings, telemetry: Telemetry | None) -> A
     )
     journal_path = options.journal
     if journal_path:
+        from .audit._sinks import fan_out
         from .audit.journal import Journal, default_signing_key_path, load_signing_key
-        from .audit.sinks import fan_out
 
         key_path = Path(options.signing_key or default_signing_key_path()).expanduser()
         problem = None

@@ -15,8 +15,8 @@ from .settings import (
 )
 
 if TYPE_CHECKING:
-    from .manager import SecretsManager
-    from .telemetry.setup import Telemetry
+    from ._manager import SecretsManager
+    from .telemetry._setup import Telemetry
 
 __all__ = [
     "AuditSettings",

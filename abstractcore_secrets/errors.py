@@ -55,7 +55,7 @@ import enum
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:
-    from .resolution import Resolution
+    from ._resolution import Resolution
 
 __all__ = [
     "AuditFailureWarning",

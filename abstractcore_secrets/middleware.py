@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from .providers.base import SecretProvider
-    from .resolution import Attempt, Resolution
-    from .secret import Secret
+    from ._resolution import Attempt, Resolution
+    from ._secret import Secret
+    from .sources.base import SecretProvider
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,13 +39,22 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import envvars
+from ._config_file import SECRETS, ConfigFile
+from ._files import InsecureFilePolicy, InsecureFileWarning
 from .audit import DEFAULT_SINKS, find_sink
 from .audit._sink_registry import unknown_sink_message
-from .config_file import SECRETS, ConfigFile
 from .errors import ConfigurationError
-from .files import InsecureFilePolicy, InsecureFileWarning
 from .resilience import Resilience, RetryPolicy
 from .source_factories import checked_options, find_source, managed_sources, shown, source_names
+
+__all__ = [
+    "AuditSettings",
+    "CacheSettings",
+    "ChainSettings",
+    "ResilienceSettings",
+    "load_settings",
+    "read_section",
+]
 
 Check = Callable[[Any], "str | None"]
 """Returns what is wrong with an option's value (completing "<option>=<value> ..."), or None."""

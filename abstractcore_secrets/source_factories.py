@@ -1,7 +1,7 @@
 """Build each named source from its options in the config file's ``secrets.sources``.
 
 Nothing here lists the sources by hand: each source module declares its
-:class:`~abstractcore_secrets.providers.spec.SourceSpec` (name, class, extra, options read
+:class:`~abstractcore_secrets.sources.spec.SourceSpec` (name, class, extra, options read
 from its constructor, builder), and the names, option schemas and builders below are read
 from those specs. A third party's source is added with :func:`register_source`, or by an
 entry point of the group ``abstractcore_secrets.sources`` naming its spec, loaded only
@@ -20,10 +20,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._files import InsecureFilePolicy
 from .errors import ConfigurationError
-from .files import InsecureFilePolicy
-from .providers import aws, azure, config, environment, vault
-from .providers.spec import (
+from .sources import aws, azure, config, environment, vault
+from .sources.spec import (
     ENTRY_POINT_GROUP,
     SourceContext,
     SourceSpec,
@@ -32,7 +32,7 @@ from .providers.spec import (
 )
 
 if TYPE_CHECKING:
-    from .providers.base import SecretProvider
+    from .sources.base import SecretProvider
 
 __all__ = [
     "BUILTIN_SOURCES",

@@ -32,7 +32,7 @@ def child(collector: str, number: int, repeat: int) -> None:
     from opentelemetry import trace
 
     from abstractcore_secrets import ResolutionCache, SecretsManager
-    from abstractcore_secrets.telemetry.setup import configure_telemetry
+    from abstractcore_secrets.telemetry._setup import configure_telemetry
     from abstractcore_secrets.testing import InMemorySecretProvider, free_port
     from abstractcore_secrets.testing.otlp import OTLPReceiver
 

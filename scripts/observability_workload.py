@@ -23,7 +23,7 @@ import time
 
 from abstractcore_secrets import build_secrets_manager
 from abstractcore_secrets.audit import principal
-from abstractcore_secrets.telemetry.setup import configure_telemetry
+from abstractcore_secrets.telemetry._setup import configure_telemetry
 
 
 def main() -> None:

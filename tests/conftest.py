@@ -19,7 +19,7 @@ from abstractcore_secrets import (
     SecretsManager,
     set_secrets_manager,
 )
-from abstractcore_secrets.provider_names import KNOWN_ENV_VARS
+from abstractcore_secrets.llm_providers import KNOWN_ENV_VARS
 from abstractcore_secrets.testing import MemorySink, OpenBaoServer, free_port
 
 if TYPE_CHECKING:

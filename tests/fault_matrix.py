@@ -875,7 +875,7 @@ def _child_collector() -> dict[str, Any]:
     import logging
 
     from abstractcore_secrets.audit import AuditMiddleware
-    from abstractcore_secrets.telemetry.setup import configure_telemetry
+    from abstractcore_secrets.telemetry._setup import configure_telemetry
 
     failures: list[logging.LogRecord] = []
 

@@ -23,7 +23,7 @@ from abstractcore_secrets import (
     SourceUnavailableError,
 )
 from abstractcore_secrets.audit import principal
-from abstractcore_secrets.telemetry.setup import configure_telemetry
+from abstractcore_secrets.telemetry._setup import configure_telemetry
 from abstractcore_secrets.testing import FailingSecretProvider
 
 
@@ -90,7 +90,7 @@ def real_sources(telemetry: object) -> None:
         EnvironmentSecretProvider,
         VaultSecretProvider,
     )
-    from abstractcore_secrets.redaction.processors import StructlogRedactor
+    from abstractcore_secrets.redaction._processors import StructlogRedactor
     from abstractcore_secrets.testing import EmulatorCredential
 
     structlog_file = Path(os.environ["APP_STRUCTLOG"]).open("a")  # noqa: SIM115 - until exit

@@ -11,14 +11,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import abstractcore_secrets
 from abstractcore_secrets import assembly, config, manager
+from abstractcore_secrets._cache import ResolutionCache
+from abstractcore_secrets._fingerprint import Fingerprinter
 from abstractcore_secrets.audit import AuditMiddleware, principal
-from abstractcore_secrets.cache import ResolutionCache
-from abstractcore_secrets.fingerprint import Fingerprinter
 from abstractcore_secrets.redaction import default_policy
-from abstractcore_secrets.redaction.processors import ValueLearner
+from abstractcore_secrets.redaction._processors import ValueLearner
 from abstractcore_secrets.resilience import Resilience
 from abstractcore_secrets.telemetry import MetricsMiddleware, TracingMiddleware
-from abstractcore_secrets.telemetry.setup import Telemetry
+from abstractcore_secrets.telemetry._setup import Telemetry
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from conftest import ListSink
 
 from abstractcore_secrets import SecretsManager, SourceForbiddenError
 from abstractcore_secrets.audit import AuditMiddleware, LoggingSink, principal
-from abstractcore_secrets.audit.middleware import AuditFailureWarning
+from abstractcore_secrets.audit._middleware import AuditFailureWarning
 from abstractcore_secrets.redaction import RedactionPolicy
 from abstractcore_secrets.testing import FailingSecretProvider, InMemorySecretProvider
 

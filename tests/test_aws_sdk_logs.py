@@ -30,7 +30,7 @@ from abstractcore_secrets import (
     SourceUnavailableError,
 )
 from abstractcore_secrets.redaction import RedactionPolicy, encodings
-from abstractcore_secrets.redaction.processors import ValueLearner, install_logging_redaction
+from abstractcore_secrets.redaction._processors import ValueLearner, install_logging_redaction
 from abstractcore_secrets.testing import FaultProxy
 from abstractcore_secrets.testing.canary import canary, exception_texts
 

@@ -25,7 +25,7 @@ from abstractcore_secrets import (
     VaultSecretProvider,
 )
 from abstractcore_secrets.redaction import RedactionPolicy
-from abstractcore_secrets.redaction.processors import ValueLearner, install_logging_redaction
+from abstractcore_secrets.redaction._processors import ValueLearner, install_logging_redaction
 from abstractcore_secrets.testing import (
     AzureKeyVaultEmulator,
     FaultProxy,

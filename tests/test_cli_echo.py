@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from abstractcore_secrets.cli import usage
-from abstractcore_secrets.cli.console import Exit
+from abstractcore_secrets.cli._console import Exit
 from abstractcore_secrets.cli.main import cli
 from abstractcore_secrets.testing.canary import canary, find_leaks
 

@@ -35,7 +35,7 @@ import yaml
 from observability_stack import COLLECTOR_CONFIG, archived_log_records, build_collector
 
 from abstractcore_secrets.audit.journal import Journal, load_signing_key
-from abstractcore_secrets.redaction.patterns import KEY_PATTERNS
+from abstractcore_secrets.redaction._patterns import KEY_PATTERNS
 from abstractcore_secrets.testing.collector import CollectorProcess
 from abstractcore_secrets.testing.otlp import OTLPReceiver
 from abstractcore_secrets.testing.prometheus import PrometheusServer

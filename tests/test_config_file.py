@@ -14,8 +14,8 @@ from abstractcore_secrets import (
     InvalidSourceError,
     Secret,
 )
-from abstractcore_secrets.config_file import ConfigFile
-from abstractcore_secrets.files import InsecureFileWarning
+from abstractcore_secrets._config_file import ConfigFile
+from abstractcore_secrets._files import InsecureFileWarning
 
 
 def _write(path, document, mode=0o600):

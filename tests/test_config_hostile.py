@@ -8,8 +8,8 @@ import stat
 import pytest
 
 from abstractcore_secrets import ConfigurationError, build_secrets_manager
+from abstractcore_secrets._files import InsecureFileWarning
 from abstractcore_secrets.config import load_settings
-from abstractcore_secrets.files import InsecureFileWarning
 from abstractcore_secrets.testing import FaultProxy
 
 

@@ -22,8 +22,8 @@ from abstractcore_secrets import (
     SourceUnavailableError,
     VaultSecretProvider,
 )
-from abstractcore_secrets.audit.middleware import AuditMiddleware
-from abstractcore_secrets.audit.sinks import LoggingSink
+from abstractcore_secrets.audit._middleware import AuditMiddleware
+from abstractcore_secrets.audit._sinks import LoggingSink
 from abstractcore_secrets.testing import FaultProxy, free_port
 from abstractcore_secrets.testing.sources import FailingSecretProvider, InMemorySecretProvider
 

@@ -15,7 +15,7 @@ from abstractcore_secrets import (
     ResolutionError,
     SecretsManager,
 )
-from abstractcore_secrets.files import InsecureFileWarning
+from abstractcore_secrets._files import InsecureFileWarning
 
 
 def _key_file(tmp_path: Path, text: str, mode: int = 0o600) -> Path:

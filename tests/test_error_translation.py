@@ -25,9 +25,9 @@ from abstractcore_secrets import (
     SourceUnavailableError,
     VaultSecretProvider,
 )
-from abstractcore_secrets.providers import aws, azure, vault
-from abstractcore_secrets.providers._translate import ErrorTable, Rule
-from abstractcore_secrets.providers.vault_auth import JWTAuth
+from abstractcore_secrets.sources import aws, azure, vault
+from abstractcore_secrets.sources._translate import ErrorTable, Rule
+from abstractcore_secrets.sources.vault_auth import JWTAuth
 from abstractcore_secrets.testing import AzureKeyVaultEmulator, FaultProxy, free_port
 
 LOCATOR = "test:here"
@@ -323,7 +323,7 @@ class TestAWSTranslations:
         """InvalidRegionError is also a ValueError: botocore's own row wins on a read too."""
         import botocore.exceptions as botocore
 
-        from abstractcore_secrets.providers._aws_errors import read_errors
+        from abstractcore_secrets.sources._aws_errors import read_errors
 
         error = read_errors().translate(botocore.InvalidRegionError(region_name="x y"), LOCATOR)
         assert error.category is ErrorCategory.UNAVAILABLE

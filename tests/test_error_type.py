@@ -23,11 +23,11 @@ from abstractcore_secrets import (
     SourceForbiddenError,
     SourceUnavailableError,
 )
-from abstractcore_secrets.audit.middleware import AuditMiddleware
-from abstractcore_secrets.cli.console import resolution_row
-from abstractcore_secrets.providers.base import SecretProvider
-from abstractcore_secrets.telemetry.metrics import MetricsMiddleware
-from abstractcore_secrets.telemetry.tracing import TracingMiddleware
+from abstractcore_secrets.audit._middleware import AuditMiddleware
+from abstractcore_secrets.cli._console import resolution_row
+from abstractcore_secrets.sources.base import SecretProvider
+from abstractcore_secrets.telemetry._metrics import MetricsMiddleware
+from abstractcore_secrets.telemetry._tracing import TracingMiddleware
 from abstractcore_secrets.testing.sources import FailingSecretProvider, InMemorySecretProvider
 
 

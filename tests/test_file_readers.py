@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 
 from abstractcore_secrets import EnvironmentSecretProvider, SecretsError
-from abstractcore_secrets.config_file import ConfigFile
-from abstractcore_secrets.errors import ConfigurationError, InsecureFileError
-from abstractcore_secrets.files import (
+from abstractcore_secrets._config_file import ConfigFile
+from abstractcore_secrets._files import (
     KEY_FILE_LIMIT,
     FileTooLargeError,
     NotRegularFileError,
     NotUTF8Error,
     read_small_text,
 )
-from abstractcore_secrets.providers.vault_auth import TokenAuth
+from abstractcore_secrets.errors import ConfigurationError, InsecureFileError
+from abstractcore_secrets.sources.vault_auth import TokenAuth
 from abstractcore_secrets.testing.canary import canary
 
 pytestmark = pytest.mark.timeout(20)  # a reader that blocks on a FIFO fails here, not hangs
@@ -81,7 +81,7 @@ class TestReadSmallText:
 
     def test_mode_is_checked_on_what_was_opened(self, tmp_path):
         """A readable file is refused under refuse, whatever the path points at later."""
-        from abstractcore_secrets.files import InsecureFilePolicy
+        from abstractcore_secrets._files import InsecureFilePolicy
 
         path = tmp_path / "key"
         path.write_text("a-key-value-123")

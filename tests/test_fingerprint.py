@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from abstractcore_secrets import ConfigurationError, Fingerprinter, Secret
-from abstractcore_secrets.fingerprint import FingerprintKeyWarning, default_key_path
+from abstractcore_secrets._fingerprint import FingerprintKeyWarning, default_key_path
 
 
 def _fingerprint_in_child(queue, barrier) -> None:
@@ -92,7 +92,7 @@ class TestKeyFileMode:
 
     def test_warn_policy_reads_it_with_a_warning(self, tmp_path, monkeypatch):
         """With ABSTRACTCORE_SECRETS_INSECURE_FILES=warn it is read, and said so."""
-        from abstractcore_secrets.files import InsecureFileWarning
+        from abstractcore_secrets._files import InsecureFileWarning
 
         monkeypatch.setenv("ABSTRACTCORE_SECRETS_INSECURE_FILES", "warn")
         path = tmp_path / "fingerprint.key"

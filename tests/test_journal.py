@@ -194,7 +194,10 @@ class TestFailClosed:
 
     def test_full_destination_blocks_resolutions(self, key, fingerprinter):
         """Journal on a full device (/dev/full): block mode denies, naming the fix."""
-        from abstractcore_secrets.audit.middleware import AuditFailureWarning, AuditUnavailableError
+        from abstractcore_secrets.audit._middleware import (
+            AuditFailureWarning,
+            AuditUnavailableError,
+        )
 
         journal = Journal("/dev/full", key, fsync="always")
         manager = self._manager(journal, "block", fingerprinter)
@@ -210,7 +213,7 @@ class TestFailClosed:
 
     def test_warn_mode_proceeds_and_says_so(self, key, fingerprinter):
         """Warn mode serves the key and warns: never a silent drop."""
-        from abstractcore_secrets.audit.middleware import AuditFailureWarning
+        from abstractcore_secrets.audit._middleware import AuditFailureWarning
 
         journal = Journal("/dev/full", key)
         manager = self._manager(journal, "warn", fingerprinter)

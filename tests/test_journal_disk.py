@@ -171,7 +171,7 @@ from pathlib import Path
 from abstractcore_secrets import SecretsManager
 from abstractcore_secrets.audit import AuditMiddleware
 from abstractcore_secrets.audit.journal import Journal, load_signing_key
-from abstractcore_secrets.fingerprint import Fingerprinter
+from abstractcore_secrets._fingerprint import Fingerprinter
 from abstractcore_secrets.testing import InMemorySecretProvider
 
 warnings.simplefilter("ignore")

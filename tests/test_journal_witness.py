@@ -21,13 +21,13 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 
+from abstractcore_secrets.audit._sinks import OTelLogSink, fan_out
 from abstractcore_secrets.audit.journal import (
     CHECKPOINT,
     Journal,
     canonical,
     record_hash,
 )
-from abstractcore_secrets.audit.sinks import OTelLogSink, fan_out
 from abstractcore_secrets.audit.verify import WitnessEntry, load_witness, verify
 from abstractcore_secrets.testing.otlp import OTLPReceiver
 

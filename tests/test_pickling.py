@@ -23,12 +23,20 @@ import pytest
 
 import abstractcore_secrets
 from abstractcore_secrets import SecretsManager, errors
-from abstractcore_secrets.audit.journal import JournalTamperedError
-from abstractcore_secrets.audit.middleware import (
+from abstractcore_secrets._files import (
+    FileTooLargeError,
+    InsecureFileWarning,
+    NotRegularFileError,
+    NotUTF8Error,
+)
+from abstractcore_secrets._fingerprint import FingerprintKeyWarning
+from abstractcore_secrets._resolution import Attempt, Outcome, Resolution
+from abstractcore_secrets.audit._middleware import (
     AuditFailureWarning,
     AuditMiddleware,
     AuditUnavailableError,
 )
+from abstractcore_secrets.audit.journal import JournalTamperedError
 from abstractcore_secrets.errors import (
     InvalidSourceError,
     ResolutionDeniedError,
@@ -37,14 +45,6 @@ from abstractcore_secrets.errors import (
     SourceError,
     SourceForbiddenError,
 )
-from abstractcore_secrets.files import (
-    FileTooLargeError,
-    InsecureFileWarning,
-    NotRegularFileError,
-    NotUTF8Error,
-)
-from abstractcore_secrets.fingerprint import FingerprintKeyWarning
-from abstractcore_secrets.resolution import Attempt, Outcome, Resolution
 from abstractcore_secrets.testing import FailingSecretProvider, InMemorySecretProvider
 from abstractcore_secrets.testing.canary import canary, exception_texts, find_leaks
 
@@ -53,7 +53,7 @@ PACKAGE = abstractcore_secrets.__name__
 INTERNAL_SIGNALS = {
     # Vault's 429, raised by the session's response hook and translated by the Vault source
     # to a SourceThrottledError before anything leaves it; no user ever catches it.
-    f"{PACKAGE}.providers._vault_session.VaultRateLimited",
+    f"{PACKAGE}.sources._vault_session.VaultRateLimited",
 }
 """Exception classes allowed outside errors.py: control flow inside one source, never raised."""
 

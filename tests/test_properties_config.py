@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from abstractcore_secrets._config_file import ConfigFile
+from abstractcore_secrets._files import InsecureFilePolicy
 from abstractcore_secrets.config import ChainSettings, load_settings
-from abstractcore_secrets.config_file import ConfigFile
 from abstractcore_secrets.errors import ConfigurationError, InvalidSourceError
-from abstractcore_secrets.files import InsecureFilePolicy
 from abstractcore_secrets.source_factories import SOURCE_FACTORIES
 from abstractcore_secrets.testing.canary import exception_texts, find_leaks
 

@@ -17,15 +17,15 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from abstractcore_secrets import EnvironmentSecretProvider, SecretsManager
-from abstractcore_secrets.errors import ConfigurationError, InvalidSourceError
-from abstractcore_secrets.files import (
+from abstractcore_secrets._files import (
     KEY_FILE_LIMIT,
     FileTooLargeError,
     InsecureFilePolicy,
     NotUTF8Error,
     read_small_text,
 )
-from abstractcore_secrets.providers.vault_auth import TokenAuth
+from abstractcore_secrets.errors import ConfigurationError, InvalidSourceError
+from abstractcore_secrets.sources.vault_auth import TokenAuth
 from abstractcore_secrets.testing.canary import exception_texts, find_leaks
 
 pytestmark = pytest.mark.timeout(60)

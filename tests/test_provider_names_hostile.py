@@ -12,10 +12,10 @@ from clirun import run_cli
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from abstractcore_secrets import SecretsManager
+from abstractcore_secrets.audit._middleware import AuditMiddleware
 from abstractcore_secrets.audit.journal import Journal
-from abstractcore_secrets.audit.middleware import AuditMiddleware
 from abstractcore_secrets.errors import ConfigurationError
-from abstractcore_secrets.provider_names import KNOWN_ENV_VARS, validate_provider
+from abstractcore_secrets.llm_providers import KNOWN_ENV_VARS, validate_provider
 from abstractcore_secrets.testing import InMemorySecretProvider
 from abstractcore_secrets.testing.canary import canary, exception_texts, find_leaks
 

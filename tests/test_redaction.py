@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from abstractcore_secrets import Secret
 from abstractcore_secrets.redaction import RedactionPolicy, encodings
-from abstractcore_secrets.redaction.policy import MASK
-from abstractcore_secrets.redaction.processors import (
+from abstractcore_secrets.redaction._policy import MASK
+from abstractcore_secrets.redaction._processors import (
     StructlogRedactor,
     ValueLearner,
     install_logging_redaction,
@@ -128,7 +128,7 @@ class TestRedactionPolicy:
     def test_the_learner_refreshes_a_cached_key(self):
         """Through the real middleware, cache hits keep a key learnt past max_values others."""
         from abstractcore_secrets import ResolutionCache, SecretsManager
-        from abstractcore_secrets.redaction.processors import ValueLearner
+        from abstractcore_secrets.redaction._processors import ValueLearner
         from abstractcore_secrets.testing import InMemorySecretProvider
 
         policy = RedactionPolicy(patterns=False, max_values=8)

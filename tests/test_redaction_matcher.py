@@ -17,7 +17,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from abstractcore_secrets.redaction import RedactionPolicy, encodings
-from abstractcore_secrets.redaction.policy import MASK
+from abstractcore_secrets.redaction._policy import MASK
 
 # Few letters, so that values overlap and nest; quotes, slashes, "%" and "+" so that their
 # encodings differ from them; none of the mask's characters.

@@ -22,7 +22,7 @@ from abstractcore_secrets import (
     VaultSecretProvider,
 )
 from abstractcore_secrets.audit import AuditMiddleware
-from abstractcore_secrets.providers.azure import parse_retry_after
+from abstractcore_secrets.sources.azure import parse_retry_after
 from abstractcore_secrets.testing import (
     AzureKeyVaultEmulator,
     FailingSecretProvider,

@@ -11,7 +11,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from abstractcore_secrets import Secret, mask_secret
-from abstractcore_secrets.secret import MASK
+from abstractcore_secrets._secret import MASK
 
 
 def _representations(secret: Secret) -> list[str]:

@@ -4,7 +4,7 @@ Each server is real (OpenBao, moto, the Key Vault emulator), with a fault proxy 
 it crafting the answer. A redirect or a wrongly typed value from Key Vault fails closed as
 ``invalid``, never reaching the other host's value nor the config file; a 429's
 ``Retry-After`` from Vault or AWS sets how long the retry waits, or fails over at once; a key
-longer than :data:`~abstractcore_secrets.providers.values.MAX_KEY_LENGTH` is refused by
+longer than :data:`~abstractcore_secrets.sources._values.MAX_KEY_LENGTH` is refused by
 every source, its length and the limit named, the key never.
 """
 
@@ -39,8 +39,8 @@ from abstractcore_secrets import (
     SourceThrottledError,
     VaultSecretProvider,
 )
-from abstractcore_secrets.providers.values import MAX_KEY_LENGTH, checked_value
 from abstractcore_secrets.resilience import CircuitState
+from abstractcore_secrets.sources._values import MAX_KEY_LENGTH, checked_value
 from abstractcore_secrets.testing import AzureKeyVaultEmulator, FaultProxy
 from abstractcore_secrets.testing.canary import canary, exception_texts, find_leaks
 
@@ -467,7 +467,7 @@ class TestVaultRetryAfter:
 
     def test_429_on_login_carries_retry_after(self, openbao, config_holding_fallback):
         """A throttled AppRole login reports its Retry-After too."""
-        from abstractcore_secrets.providers.vault_auth import AppRoleAuth
+        from abstractcore_secrets.sources.vault_auth import AppRoleAuth
 
         with FaultProxy(openbao.address) as proxy:
             proxy.respond(429, b'{"errors":[]}', {**JSON, "Retry-After": "3600"})

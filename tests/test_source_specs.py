@@ -25,14 +25,6 @@ from abstractcore_secrets import (
     build_secrets_manager,
     load_settings,
 )
-from abstractcore_secrets.providers import aws, azure, vault
-from abstractcore_secrets.providers.spec import (
-    ENTRY_POINT_GROUP,
-    SourceSpec,
-    parameter_types,
-    source_spec,
-)
-from abstractcore_secrets.providers.values import MAX_KEY_LENGTH
 from abstractcore_secrets.source_factories import (
     BUILTIN_SOURCES,
     MANAGED_SOURCES,
@@ -40,6 +32,14 @@ from abstractcore_secrets.source_factories import (
     register_source,
     source_names,
     unregister_source,
+)
+from abstractcore_secrets.sources import aws, azure, vault
+from abstractcore_secrets.sources._values import MAX_KEY_LENGTH
+from abstractcore_secrets.sources.spec import (
+    ENTRY_POINT_GROUP,
+    SourceSpec,
+    parameter_types,
+    source_spec,
 )
 
 
@@ -287,7 +287,7 @@ def _plugin(folder: Path, module: str, *, target: str = "SPEC") -> Path:
     (folder / f"{module}.py").write_text(
         "from __future__ import annotations\n\n"
         "from abstractcore_secrets import Secret, SecretProvider, SecretRecord\n"
-        "from abstractcore_secrets.providers.spec import source_spec\n\n\n"
+        "from abstractcore_secrets.sources.spec import source_spec\n\n\n"
         f"{source}\n\nSPEC = source_spec(TeamSource, managed=True)\n"
     )
     dist_info = folder / f"{module}-1.0.dist-info"

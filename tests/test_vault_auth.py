@@ -22,7 +22,7 @@ from abstractcore_secrets import (
     SourceUnavailableError,
     VaultSecretProvider,
 )
-from abstractcore_secrets.providers.vault_auth import AppRoleAuth, JWTAuth, KubernetesAuth
+from abstractcore_secrets.sources.vault_auth import AppRoleAuth, JWTAuth, KubernetesAuth
 from abstractcore_secrets.testing import FaultProxy, OpenBaoServer
 
 pytestmark = pytest.mark.server

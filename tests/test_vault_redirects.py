@@ -26,8 +26,8 @@ from abstractcore_secrets import (
     Outcome,
     VaultSecretProvider,
 )
-from abstractcore_secrets.providers.vault_auth import AppRoleAuth
 from abstractcore_secrets.resilience import CircuitState
+from abstractcore_secrets.sources.vault_auth import AppRoleAuth
 from abstractcore_secrets.testing.canary import canary, exception_texts, find_leaks
 
 pytestmark = pytest.mark.server

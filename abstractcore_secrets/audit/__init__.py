@@ -10,6 +10,7 @@ name the sinks (``secrets.audit.sinks``) through a registry (:func:`register_sin
 from __future__ import annotations
 
 from ..errors import AuditFailureWarning, AuditUnavailableError
+from ._middleware import AuditMiddleware
 from ._pipeline import BatchingSinkProcessor, SimpleSinkProcessor
 from ._processors import Pseudonymise, Scrub
 from ._sink_registry import (
@@ -22,10 +23,11 @@ from ._sink_registry import (
     sink_names,
     unregister_sink,
 )
+from ._sinks import LoggingSink, OTelLogSink
 from ._types import AuditEvent, AuditProcessor, AuditSink, NamedSink, SinkProcessor
-from .middleware import AuditMiddleware
+from .exports import ExportFormat, register_export_format
+from .journal import Journal
 from .principal import current_principal, principal
-from .sinks import LoggingSink, OTelLogSink
 
 __all__ = [
     "DEFAULT_SINKS",
@@ -36,6 +38,8 @@ __all__ = [
     "AuditSink",
     "AuditUnavailableError",
     "BatchingSinkProcessor",
+    "ExportFormat",
+    "Journal",
     "LoggingSink",
     "NamedSink",
     "OTelLogSink",
@@ -49,6 +53,7 @@ __all__ = [
     "current_principal",
     "find_sink",
     "principal",
+    "register_export_format",
     "register_sink",
     "sink_names",
     "unregister_sink",

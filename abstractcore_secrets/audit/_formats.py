@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigurationError
-from ..providers.spec import shown
+from ..sources.spec import shown
 
 Renderer = Callable[[Mapping[str, Any]], str]
 """Renders one audit event as one line of text, without its line terminator."""

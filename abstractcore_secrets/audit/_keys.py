@@ -15,7 +15,7 @@ from ._records import CHECKPOINT, record_hash
 
 def default_signing_key_path() -> Path:
     """Return where the installation's journal signing key lives (created on first use)."""
-    from ..files import home_dir
+    from .._files import home_dir
 
     return home_dir() / "secrets" / "journal.key"
 
@@ -35,7 +35,7 @@ def load_signing_key(path: Path, *, create: bool = True) -> Any:  # noqa: ANN401
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from ..files import KEY_FILE_LIMIT, InsecureFilePolicy, create_private_once, read_small_text
+    from .._files import KEY_FILE_LIMIT, InsecureFilePolicy, create_private_once, read_small_text
 
     if not path.exists():
         if not create:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..fingerprint import Fingerprinter
+    from .._fingerprint import Fingerprinter
     from ..redaction import RedactionPolicy
     from ._types import AuditEvent
 

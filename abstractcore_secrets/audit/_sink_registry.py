@@ -17,8 +17,8 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
-from ..providers.spec import shown
-from .sinks import LoggingSink, OTelLogSink
+from ..sources.spec import shown
+from ._sinks import LoggingSink, OTelLogSink
 
 if TYPE_CHECKING:
     from ._types import AuditSink, NamedSink

@@ -23,7 +23,7 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import ConfigurationError
-from ..providers.spec import shown
+from ..sources.spec import shown
 from ._formats import ExportFormat, Renderer
 from ._ocsf import OCSF_FORMAT, OCSF_VERSION, to_ocsf
 from .journal import CHECKPOINT, ROTATED, journal_files, read_records

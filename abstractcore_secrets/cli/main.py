@@ -8,7 +8,13 @@ import click
 
 from .._version import __version__
 from ..errors import SecretsError
-from . import audit, console, demo, keys, set_provider, status, usage
+from . import _audit as audit
+from . import _console as console
+from . import _demo as demo
+from . import _keys as keys
+from . import _set_provider as set_provider
+from . import _status as status
+from . import _usage as usage
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})

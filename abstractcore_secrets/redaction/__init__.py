@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .policy import RedactionPolicy, default_policy, encodings
+from ._policy import RedactionPolicy, default_policy, encodings
 
 __all__ = ["RedactionPolicy", "default_policy", "encodings"]

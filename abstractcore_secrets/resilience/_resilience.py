@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .._resolution import Attempt, Outcome
 from ..errors import (
     CircuitOpenError,
     ConfigurationError,
@@ -17,15 +18,14 @@ from ..errors import (
     SourceUnavailableError,
 )
 from ..middleware import AttemptHandler, AttemptRequest
-from ..resolution import Attempt, Outcome
 from ._circuit import FAILURES, CircuitBreaker
 from ._deadline import ENDS, time_left
 from ._retry import RetryPolicy, backoff
 from ._workers import Pool
 
 if TYPE_CHECKING:
+    from .._resolution import Resolution
     from ..middleware import Handler, ResolveRequest
-    from ..resolution import Resolution
 
 
 class Resilience:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from .._resolution import Attempt
 from ..errors import ErrorCategory
-from ..resolution import Attempt
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextvars
 import threading
 
+from .._resolution import Attempt
 from ..middleware import AttemptHandler, AttemptRequest
-from ..resolution import Attempt
 
 
 class Call:

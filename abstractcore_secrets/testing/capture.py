@@ -3,7 +3,7 @@
 :func:`capture_audit_events` yields the list of every audit event recorded by the managers
 built inside it (or passed to it), as structlog's ``capture_logs`` does for log entries;
 :func:`capture_telemetry` yields in-memory span, metric and log exporters from the OTel SDK,
-as a :class:`~abstractcore_secrets.telemetry.setup.Telemetry` to build managers with. No
+as a :class:`~abstractcore_secrets.telemetry._setup.Telemetry` to build managers with. No
 child process, no receiver: the providers are the test's own, never the global ones.
 """
 
@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from .._manager import SecretsManager
 from ..audit import AuditMiddleware, SimpleSinkProcessor
-from ..audit.middleware import _ON_BUILD
-from ..manager import SecretsManager
+from ..audit._middleware import _ON_BUILD
 from ..redaction import RedactionPolicy
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     from ..audit import AuditEvent
-    from ..telemetry.setup import Telemetry
+    from ..telemetry._setup import Telemetry
 
 __all__ = ["CapturedTelemetry", "MemorySink", "capture_audit_events", "capture_telemetry"]
 
@@ -174,7 +174,7 @@ def capture_telemetry(
 
     The providers are new ones, not the global ones (which can be set once per process):
     managers see them when built with the yielded ``telemetry``. Spans and logs pass the
-    same redaction as :func:`~abstractcore_secrets.telemetry.setup.configure_telemetry`'s
+    same redaction as :func:`~abstractcore_secrets.telemetry._setup.configure_telemetry`'s
     exports, so a test reads what would leave the process.
 
     Args:
@@ -193,7 +193,7 @@ def capture_telemetry(
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from ..telemetry.setup import RedactingLogProcessor, RedactingSpanExporter, Telemetry
+    from ..telemetry._setup import RedactingLogProcessor, RedactingSpanExporter, Telemetry
 
     policy = policy or RedactionPolicy()
     resource = Resource.create({"service.name": service_name})

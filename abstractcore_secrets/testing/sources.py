@@ -6,10 +6,10 @@ import threading
 import time
 from collections.abc import Mapping
 
+from .._resolution import SecretRecord
+from .._secret import Secret
 from ..errors import SourceError
-from ..providers.base import SecretProvider
-from ..resolution import SecretRecord
-from ..secret import Secret
+from ..sources.base import SecretProvider
 
 
 class InMemorySecretProvider(SecretProvider):

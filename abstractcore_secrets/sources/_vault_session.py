@@ -37,7 +37,7 @@ def harden_session(session: Any) -> None:  # noqa: ANN401 - a requests.Session
 
     hvac is told not to follow (``allow_redirects=False``); the session is also capped at
     none, and the hook turns the 3xx into ``TooManyRedirects``, which
-    :func:`~abstractcore_secrets.providers.vault.translate_error` reports as ``invalid``. A
+    :func:`~abstractcore_secrets.sources.vault.translate_error` reports as ``invalid``. A
     429 becomes :class:`VaultRateLimited`, reported as ``throttled`` with its wait.
     """
     session.max_redirects = 0

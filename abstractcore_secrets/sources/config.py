@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config_file import ConfigFile
-from ..files import InsecureFilePolicy
-from ..resolution import SecretRecord
-from ..secret import Secret
+from .._config_file import ConfigFile
+from .._files import InsecureFilePolicy
+from .._resolution import SecretRecord
+from .._secret import Secret
 from .base import SecretProvider
 from .spec import SourceContext, source_spec
 

@@ -7,7 +7,11 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
-from .cache import ResolutionCache
+from ._cache import ResolutionCache
+from ._failure_policy import Action, merge_policy
+from ._fingerprint import Fingerprinter
+from ._resolution import Attempt, Outcome, Resolution, SecretRecord, failed_attempts
+from ._secret import Secret
 from .errors import (
     AuthenticationError,
     ErrorCategory,
@@ -17,7 +21,7 @@ from .errors import (
     SourceError,
     SourceUnavailableError,
 )
-from .fingerprint import Fingerprinter
+from .llm_providers import validate_provider
 from .middleware import (
     AttemptMiddleware,
     AttemptRequest,
@@ -25,14 +29,10 @@ from .middleware import (
     ResolveRequest,
     compose,
 )
-from .policy import Action, merge_policy
-from .provider_names import validate_provider
-from .providers.base import SecretProvider
-from .providers.config import ConfigFileSecretProvider
-from .providers.environment import EnvironmentSecretProvider
-from .providers.values import checked_value
-from .resolution import Attempt, Outcome, Resolution, SecretRecord, failed_attempts
-from .secret import Secret
+from .sources._values import checked_value
+from .sources.base import SecretProvider
+from .sources.config import ConfigFileSecretProvider
+from .sources.environment import EnvironmentSecretProvider
 
 _DEFAULT_CACHE = object()
 EXPLICIT = "explicit"

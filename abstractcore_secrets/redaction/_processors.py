@@ -1,7 +1,7 @@
 """The redaction policy applied where it must be: structlog, stdlib logging, middleware.
 
 The OpenTelemetry SDK's span and log processors live with the SDK setup
-(:mod:`abstractcore_secrets.telemetry.setup`), the one module that imports the SDK.
+(:mod:`abstractcore_secrets.telemetry._setup`), the one module that imports the SDK.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import traceback
 from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
+from .._resolution import Attempt, Resolution
 from ..middleware import AttemptHandler, AttemptRequest, Handler, ResolveRequest
-from ..resolution import Attempt, Resolution
-from .policy import RedactionPolicy
+from ._policy import RedactionPolicy
 
 SDK_LOGGERS = (
     "hvac",

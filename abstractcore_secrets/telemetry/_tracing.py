@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from ..fingerprint import Fingerprinter
+from .._fingerprint import Fingerprinter
+from .._resolution import Attempt, Outcome, Resolution
 from ..middleware import AttemptHandler, AttemptRequest, Handler, ResolveRequest
 from ..principal import current_principal
 from ..redaction import RedactionPolicy, default_policy
-from ..resolution import Attempt, Outcome, Resolution
 from . import names
 
 if TYPE_CHECKING:

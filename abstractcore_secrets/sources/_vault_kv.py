@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ConfigurationError, InvalidSourceError
-from .values import json_type
+from ._values import json_type
 
 
 def split_path(path: str, kv_version: int, mount_point: str | None) -> tuple[str, str]:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from .._otel import meter
+from .._resolution import Attempt, Resolution
 from ..middleware import AttemptHandler, AttemptRequest, Handler, ResolveRequest
-from ..resolution import Attempt, Resolution
 from . import names
 
 if TYPE_CHECKING:

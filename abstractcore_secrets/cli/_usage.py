@@ -32,7 +32,7 @@ FIX = (
 
 def defined_names(command: click.Command) -> frozenset[str]:
     """Return every command, option and choice name under ``command``, and the providers'."""
-    from ..provider_names import KNOWN_ENV_VARS
+    from ..llm_providers import KNOWN_ENV_VARS
 
     return frozenset(_names(command)) | frozenset(KNOWN_ENV_VARS)
 

@@ -17,8 +17,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, SupportsIndex, TypeVar
 
+from ._secret import Secret
 from .errors import ErrorCategory, SecretsError, SourceError
-from .secret import Secret
 
 _D = TypeVar("_D")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from ..errors import SecretsError
-from ..provider_names import KNOWN_ENV_VARS
-from . import console
+from ..llm_providers import KNOWN_ENV_VARS
+from . import _console as console
 
 
 @click.command("status")

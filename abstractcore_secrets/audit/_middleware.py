@@ -27,16 +27,16 @@ from typing import TYPE_CHECKING
 from opentelemetry import trace
 
 from .. import semconv as names
+from .._fingerprint import Fingerprinter
+from .._resolution import Outcome, Resolution
 from ..errors import AuditFailureWarning, AuditUnavailableError, ConfigurationError
-from ..fingerprint import Fingerprinter
 from ..middleware import Handler, ResolveRequest
 from ..redaction import RedactionPolicy
-from ..resolution import Outcome, Resolution
 from ._pipeline import SimpleSinkProcessor
 from ._processors import Pseudonymise, Scrub
+from ._sinks import LoggingSink, OTelLogSink
 from ._types import AuditEvent, AuditProcessor, AuditSink, NamedSink, SinkProcessor
 from .principal import current_principal
-from .sinks import LoggingSink, OTelLogSink
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..errors import SecretsError
 from ..source_factories import MANAGED_SOURCES
-from . import console
+from . import _console as console
 
 PROVIDERS = MANAGED_SOURCES
 """The managed sources this command configures, as their specs declare them."""
@@ -27,7 +27,7 @@ class ProviderFlags:
 
 def configure(provider: str, flags: ProviderFlags) -> None:
     """Write ``secrets.sources.<provider>`` into the config file (0600)."""
-    from ..config_file import SECRETS, ConfigFile
+    from .._config_file import SECRETS, ConfigFile
 
     options = _options(provider, flags)
     try:
@@ -43,7 +43,7 @@ def configure(provider: str, flags: ProviderFlags) -> None:
 
 
 def _options(provider: str, flags: ProviderFlags) -> dict[str, object]:
-    from .keys import read_secret_input
+    from ._keys import read_secret_input
 
     if provider == "aws":
         return {"region": flags.aws_region} if flags.aws_region else {}

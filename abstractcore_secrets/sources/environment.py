@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
+from .._files import KEY_FILE_LIMIT, InsecureFilePolicy, read_small_text
+from .._resolution import SecretRecord
+from .._secret import Secret
 from ..errors import InvalidSourceError
-from ..files import KEY_FILE_LIMIT, InsecureFilePolicy, read_small_text
-from ..provider_names import KNOWN_ENV_VARS, env_var_names
-from ..resolution import SecretRecord
-from ..secret import Secret
+from ..llm_providers import KNOWN_ENV_VARS, env_var_names
 from .base import SecretProvider
 from .spec import SourceContext, source_spec
 

@@ -14,8 +14,8 @@ from typing import Any, NoReturn
 
 import click
 
+from .._resolution import Resolution
 from ..errors import SecretsError
-from ..resolution import Resolution
 
 
 class Exit(enum.IntEnum):

@@ -43,7 +43,7 @@ from .. import semconv as names
 from .._otel import meter
 from ..errors import ConfigurationError
 from ..redaction import RedactionPolicy, default_policy
-from ..redaction.processors import install_logging_redaction
+from ..redaction._processors import install_logging_redaction
 
 if TYPE_CHECKING:
     from ..middleware import AttemptMiddleware, Middleware

@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..errors import SecretsError
-from . import console
+from . import _console as console
 
 
 @click.command("get")
@@ -51,10 +51,10 @@ def set_key_command(provider: str) -> None:
 
     The key is never taken as an argument: it would show in ps and shell history.
     """
-    from ..config_file import ConfigFile
-    from ..fingerprint import Fingerprinter
-    from ..provider_names import validate_provider
-    from ..secret import Secret
+    from .._config_file import ConfigFile
+    from .._fingerprint import Fingerprinter
+    from .._secret import Secret
+    from ..llm_providers import validate_provider
 
     try:
         name = validate_provider(provider)

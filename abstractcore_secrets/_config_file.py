@@ -10,8 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidSourceError
-from .files import (
+from ._files import (
     CONFIG_FILE_LIMIT,
     InsecureFilePolicy,
     check_permissions,
@@ -19,7 +18,8 @@ from .files import (
     read_small_text,
     write_private,
 )
-from .secret import Secret
+from ._secret import Secret
+from .errors import InvalidSourceError
 
 API_KEYS = "api_keys"
 SECRETS = "secrets"

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .. import envvars
+from .._files import KEY_FILE_LIMIT, InsecureFilePolicy, read_small_text
 from ..errors import ConfigurationError
-from ..files import KEY_FILE_LIMIT, InsecureFilePolicy, read_small_text
 from .spec import checked_options
 
 KUBERNETES_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105 - a path

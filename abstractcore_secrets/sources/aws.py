@@ -5,19 +5,19 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from .._resolution import SecretRecord
+from .._secret import Secret
 from ..errors import (
     ConfigurationError,
     InvalidSourceError,
     SecretNotFoundError,
     SourceError,
 )
-from ..resolution import SecretRecord
-from ..secret import Secret
 from ._aws_errors import read_catches, read_errors, translate_error
 from ._imports import require
+from ._values import json_object, json_type
 from .base import SecretProvider, host_and_port
 from .spec import source_spec
-from .values import json_object, json_type
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -226,7 +226,7 @@ def _field_names(document: dict[str, Any]) -> str:
 
     A key stored by mistake as a field's name would otherwise be printed in the error.
     """
-    from ..provider_names import looks_like_key
+    from ..llm_providers import looks_like_key
 
     shown = sorted(name for name in document if len(name) <= 32 and not looks_like_key(name))
     hidden = len(document) - len(shown)

@@ -6,20 +6,20 @@ import json
 import re
 from typing import Any
 
+from .._resolution import SecretRecord
+from .._secret import Secret
 from ..errors import (
     ConfigurationError,
     InvalidSourceError,
     SecretNotFoundError,
     SourceError,
 )
-from ..resolution import SecretRecord
-from ..secret import Secret
 from ._azure_errors import read_errors, redirect_problem, translate_error
 from ._http import parse_retry_after
 from ._imports import require
+from ._values import json_type
 from .base import SecretProvider, host_and_port
 from .spec import SourceContext, source_spec
-from .values import json_type
 
 __all__ = ["AzureKeyVaultProvider", "parse_retry_after", "translate_error"]
 

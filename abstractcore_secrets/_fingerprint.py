@@ -17,15 +17,15 @@ import warnings
 from pathlib import Path
 
 from . import envvars
-from .errors import ConfigurationError, FingerprintKeyWarning
-from .files import (
+from ._files import (
     KEY_FILE_LIMIT,
     InsecureFilePolicy,
     create_private_once,
     home_dir,
     read_small_text,
 )
-from .secret import Secret
+from ._secret import Secret
+from .errors import ConfigurationError, FingerprintKeyWarning
 
 # FingerprintKeyWarning is defined in errors.py and stays importable from here.
 __all__ = ["PREFIX", "FingerprintKeyWarning", "Fingerprinter", "default_key_path"]

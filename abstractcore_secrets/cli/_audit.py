@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import SecretsError
-from . import console
+from . import _console as console
 
 if TYPE_CHECKING:
     from ..audit.exports import Skipped
@@ -75,7 +75,7 @@ def _journal_paths(
 ) -> tuple[Path, ...]:
     """Let a missing journal through (a deleted journal is a finding), unless its path is
     shaped like a key: a key pasted there by mistake is a usage error that does not echo it."""
-    from ..provider_names import looks_like_key
+    from ..llm_providers import looks_like_key
 
     for path in paths:
         if not path.exists() and any(looks_like_key(part) for part in path.parts):
@@ -233,11 +233,11 @@ def find_key_command(paths: tuple[Path, ...], as_json: bool) -> None:
     The key is never taken as an argument; it is fingerprinted with this installation's key,
     and only fingerprints are compared. Exit 0 when found, 1 when never served.
     """
+    from .._fingerprint import Fingerprinter
+    from .._secret import Secret
     from ..audit.exports import Skipped, events
-    from ..fingerprint import Fingerprinter
-    from ..secret import Secret
     from ..semconv import EVENT_ROTATED
-    from .keys import read_secret_input
+    from ._keys import read_secret_input
 
     try:
         fingerprint = Fingerprinter().fingerprint(Secret(read_secret_input("Leaked key")))

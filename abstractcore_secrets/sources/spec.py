@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
+from .._files import InsecureFilePolicy
 from ..errors import ConfigurationError
-from ..files import InsecureFilePolicy
 from .base import SecretProvider
 
 ENTRY_POINT_GROUP = "abstractcore_secrets.sources"

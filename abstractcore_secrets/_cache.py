@@ -39,10 +39,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ._resolution import Attempt, Outcome, Resolution, failed_attempts
 from .errors import ConfigurationError, ErrorCategory, ResolutionError, SourceTimeoutError
 from .middleware import AttemptHandler, AttemptRequest, Handler, ResolveRequest
 from .resilience import time_left
-from .resolution import Attempt, Outcome, Resolution, failed_attempts
 
 # (global generation, the provider's generation): invalidate() bumps one of them.
 _Generation = tuple[int, int]

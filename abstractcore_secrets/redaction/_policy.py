@@ -22,8 +22,8 @@ from typing import Any, Protocol
 
 import ahocorasick  # type: ignore[import-not-found]  # a C extension without type stubs
 
-from ..secret import Secret
-from .patterns import COMBINED_PATTERN, SHORTEST_MATCH, is_sensitive_key
+from .._secret import Secret
+from ._patterns import COMBINED_PATTERN, SHORTEST_MATCH, is_sensitive_key
 
 MASK = "[REDACTED]"
 _MIN_VALUE = 6  # shorter values would mask innocent words

@@ -14,17 +14,17 @@ from pathlib import Path
 
 import click
 
-from ..cache import ResolutionCache
-from ..config_file import ConfigFile
+from .._cache import ResolutionCache
+from .._config_file import ConfigFile
+from .._fingerprint import Fingerprinter
+from .._manager import SecretsManager
+from .._resolution import Resolution
+from .._secret import Secret
 from ..errors import SourceForbiddenError, SourceUnavailableError
-from ..fingerprint import Fingerprinter
-from ..manager import SecretsManager
-from ..providers.config import ConfigFileSecretProvider
-from ..providers.environment import EnvironmentSecretProvider
-from ..resolution import Resolution
-from ..secret import Secret
+from ..sources.config import ConfigFileSecretProvider
+from ..sources.environment import EnvironmentSecretProvider
 from ..testing import FailingSecretProvider, InMemorySecretProvider
-from . import console
+from . import _console as console
 
 _COLUMNS = ("provider", "outcome", "source", "locator", "fingerprint", "cache_hit", "stale")
 

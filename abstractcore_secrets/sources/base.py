@@ -6,8 +6,8 @@ from abc import ABC, abstractmethod
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from ..resolution import SecretRecord
-from ..secret import Secret
+from .._resolution import SecretRecord
+from .._secret import Secret
 
 
 class SecretProvider(ABC):  # noqa: B024 - abstract in fetch at run time; see the docstring

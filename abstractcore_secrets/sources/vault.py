@@ -9,6 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import envvars
+from .._files import check_permissions
+from .._resolution import SecretRecord
+from .._secret import Secret
 from ..errors import (
     ConfigurationError,
     InvalidSourceError,
@@ -16,10 +19,8 @@ from ..errors import (
     SourceError,
     SourceForbiddenError,
 )
-from ..files import check_permissions
-from ..resolution import SecretRecord
-from ..secret import Secret
 from ._imports import require
+from ._values import json_type
 from ._vault_errors import (
     login_catches,
     login_errors,
@@ -31,7 +32,6 @@ from ._vault_kv import fields_and_version, split_path
 from ._vault_session import harden_session
 from .base import SecretProvider, host_and_port
 from .spec import SourceContext, source_spec
-from .values import json_type
 from .vault_auth import Login, TokenAuth, VaultAuth, auth_from_options
 
 __all__ = ["DEFAULT_PATH", "SPEC", "VaultSecretProvider", "translate_error"]
