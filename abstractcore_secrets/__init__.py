@@ -9,7 +9,10 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from . import _aliases  # noqa: F401 - makes the former module paths resolve to the moved ones
+from ._aliases import former_submodule
 from ._cache import ResolutionCache
 from ._failure_policy import Action
 from ._files import InsecureFilePolicy
@@ -109,3 +112,8 @@ __all__ = [
     "set_secrets_manager",
     "source_spec",
 ]
+
+
+def __getattr__(name: str) -> ModuleType:
+    # A former submodule's name (``abstractcore_secrets.<old name>``), moved: see _aliases.
+    return former_submodule(__name__, name)

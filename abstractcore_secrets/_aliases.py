@@ -92,6 +92,21 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
         return importlib.util.spec_from_loader(fullname, _Alias(new))
 
 
+def former_submodule(package: str, name: str) -> ModuleType:
+    """Return the module formerly at ``package.name``, for the package's ``__getattr__``.
+
+    A package that imported a submodule had it as an attribute (``audit.sinks``); the moved
+    module is bound under its new name only, so the old attribute is found here.
+
+    Raises:
+        AttributeError: No module was ever at ``package.name``.
+    """
+    former = f"{package}.{name}"
+    if current_name(former) is None:
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+    return importlib.import_module(former)
+
+
 def install() -> None:
     """Put the finder first on ``sys.meta_path``, once."""
     if not any(isinstance(finder, _AliasFinder) for finder in sys.meta_path):

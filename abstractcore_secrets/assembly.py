@@ -27,6 +27,7 @@ from .redaction._processors import ValueLearner, install_logging_redaction
 from .resilience import Resilience, RetryPolicy
 from .settings import ChainSettings, load_settings
 from .source_factories import build_source
+from .sources.spec import shown_path
 from .telemetry import MetricsMiddleware, TracingMiddleware
 
 if TYPE_CHECKING:
@@ -201,7 +202,8 @@ def _audit_middleware(settings: ChainSettings, telemetry: Telemetry | None) -> A
         if problem is not None:
             # No manager rather than one that would resolve keys without its audit trail.
             raise ConfigurationError(
-                f"cannot open the audit journal {journal_path} or its signing key {key_path} "
+                f"cannot open the audit journal {shown_path(journal_path)} or its signing key "
+                f"{shown_path(key_path)} "
                 f"({problem}); make the folder writable by this user, or change "
                 f"secrets.audit.journal / {envvars.AUDIT_JOURNAL}"
             )

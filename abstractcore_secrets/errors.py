@@ -5,6 +5,7 @@ builtin base (``errors.__all__`` lists them all; other modules import them from 
 
     SecretsError                                         root of everything the library raises
     ├── ConfigurationError (ValueError)                  bad chain settings; names the fix
+    │   └── UnknownExportFormatError (KeyError)          no export format of that name
     ├── MissingDependencyError (ImportError)             an optional extra is not installed
     ├── AuthenticationError (LookupError)                no key, and the caller needs one
     ├── JournalTamperedError (OSError)                   the journal's history was rewritten
@@ -83,6 +84,7 @@ __all__ = [
     "SourceTimeoutError",
     "SourceUnauthenticatedError",
     "SourceUnavailableError",
+    "UnknownExportFormatError",
 ]
 
 _E = TypeVar("_E", bound="SecretsError")
@@ -129,6 +131,15 @@ def _rebuild(
 
 class ConfigurationError(SecretsError, ValueError):
     """The chain's settings are wrong; the message says what to change."""
+
+
+class UnknownExportFormatError(ConfigurationError, KeyError):
+    """No export format is registered under that name; the message lists the known ones.
+
+    A ``KeyError`` too, as looking the name up in the renderers always raised.
+    """
+
+    __str__ = BaseException.__str__  # the message as written, not KeyError's quoted repr
 
 
 class MissingDependencyError(SecretsError, ImportError):

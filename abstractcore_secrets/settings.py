@@ -20,7 +20,7 @@ Precedence, lowest first: built-in defaults, the ``secrets`` section, the active
 Every section with fixed options (``cache``, ``resilience``, ``audit``) is a frozen
 dataclass read by one function, :func:`read_section`: its options and their types are the
 dataclass's fields, an option's environment variable and its check are the field's
-metadata. The sources' options come from each source's constructor (``providers.spec``).
+metadata. The sources' options come from each source's constructor (``sources.spec``).
 """
 
 from __future__ import annotations
@@ -91,6 +91,8 @@ def _one_of(*choices: str) -> Check:
 
 
 def _sink_names(value: tuple[str, ...]) -> str | None:
+    if len(set(value)) != len(value):
+        return "names a sink twice (each would receive every event twice)"
     for name in value:
         if not isinstance(name, str) or find_sink(name) is None:
             return unknown_sink_message(name).replace("secrets.audit.sinks names ", "names ")
@@ -192,15 +194,27 @@ def read_section(
         raise ConfigurationError(f"{where} must be a JSON object")
     fields = {item.name: item for item in dataclasses.fields(kind)}  # type: ignore[arg-type]
     schema = _schema(kind)
-    options = checked_options(raw, schema, where)
+    # null, where an option may be unset: a profile switching off what the base section set.
+    unset = {name for name, value in raw.items() if value is None and name in _optional(kind)}
+    written = {
+        # A number written as text ("300"), as the file always allowed.
+        name: _parsed(value, schema[name], f"{where}.{name}")
+        if schema.get(name) in (int, float) and isinstance(value, str)
+        else value
+        for name, value in raw.items()
+        if name not in unset
+    }
+    options = checked_options(written, schema, where)
+    options.update(dict.fromkeys(unset))
     origin = {name: f"{where}.{name}" for name in options}
     for name, item in fields.items():
-        variable = item.metadata.get("env")
-        if variable and environ.get(variable):
-            options[name] = _from_environment(environ[variable], schema[name], variable)
+        variable: str | None = item.metadata.get("env")
+        text = environ.get(variable, "").strip() if variable else ""
+        if variable and text:  # a blank variable counts as unset
+            options[name] = _parsed(text, schema[name], variable)
             origin[name] = variable
     for name in options:
-        if schema[name] is list:
+        if schema[name] is list and options[name] is not None:
             if not all(isinstance(item, str) for item in options[name]):
                 raise ConfigurationError(f"{origin[name]} must be a list of names")
             options[name] = tuple(options[name])
@@ -212,6 +226,15 @@ def read_section(
             )
             raise ConfigurationError(f"{setting} {problem}")
     return kind(**options)
+
+
+def _optional(kind: type) -> set[str]:
+    """The fields of ``kind`` that may be ``None``."""
+    return {
+        name
+        for name, hint in typing.get_type_hints(kind).items()
+        if type(None) in typing.get_args(hint)
+    }
 
 
 def _schema(kind: type) -> dict[str, type]:
@@ -227,17 +250,19 @@ def _schema(kind: type) -> dict[str, type]:
     return schema
 
 
-def _from_environment(text: str, kind: type, variable: str) -> object:
-    """Read a variable's text as ``kind``, or raise naming the variable (not its value)."""
+def _parsed(text: str, kind: type, where: str) -> object:
+    """Read ``text`` (a variable's, or a number written as text) as ``kind``, or raise naming
+    ``where`` and describing the text (it could be a key)."""
+    text = text.strip()
     if kind is str:
         return text
     value: object = None
     # Raised below, outside the handler: the error's context would hold the text.
     with contextlib.suppress(TypeError, ValueError, OverflowError):
-        value = kind(text.strip())
+        value = float(text) if kind is float else kind(text)
     if value is None:
-        expected = "number" if kind in (int, float) else kind.__name__
-        raise ConfigurationError(f"{variable}={shown(text)} is not a {expected}")
+        expected = {int: "whole number", float: "number"}.get(kind, kind.__name__)
+        raise ConfigurationError(f"{where}={shown(text)} is not a {expected}")
     return value
 
 

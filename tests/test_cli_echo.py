@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import pytest
 from clirun import run_cli
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from abstractcore_secrets.cli import usage
@@ -162,6 +162,8 @@ _LONG_TOKENS = st.text(
 
 @settings(max_examples=60, deadline=None)
 @given(token=_LONG_TOKENS, where=st.sampled_from(["command", "extra", "choice", "option"]))
+@example(token="0000000000000000=", where="option")
+@example(token="000000000000000=0", where="option")
 def test_no_long_token_survives_any_usage_error(token, where):
     """Any long token that is not a defined name is left out of the message, in any form."""
     arguments = {
@@ -174,4 +176,18 @@ def test_no_long_token_survives_any_usage_error(token, where):
         cli.main(arguments, standalone_mode=False)
     message = usage.describe(caught.value, arguments, cli)
     assert find_leaks([message], [token]) == []
+    # Quoted only when every part may be: "--<short word>=<short word>" is two short words.
+    assert usage.NOT_ECHOED in message or all(
+        usage.may_echo(argument, usage.defined_names(cli)) for argument in arguments
+    )
+
+
+@pytest.mark.parametrize("token", ["--0000000000000000=", "--deadbeefdeadbeef", "0123456789abcdef"])
+def test_a_short_token_shaped_like_a_key_is_not_echoed(token):
+    """Sixteen hex digits are short, and a key's shape: the message does not quote them."""
+    arguments = ["get", "openai", token]
+    with pytest.raises(click.UsageError) as caught:
+        cli.main(arguments, standalone_mode=False)
+    message = usage.describe(caught.value, arguments, cli)
+    assert token.strip("-=") not in message
     assert usage.NOT_ECHOED in message

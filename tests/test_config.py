@@ -100,7 +100,7 @@ class TestLoadSettings:
             ({"chain": ["env", "env"]}, {}, "names a source twice"),
             ({}, {"ABSTRACTCORE_SECRETS_CHAIN": " , "}, "unknown sources"),
             ({}, {"ABSTRACTCORE_SECRETS_PROFILE": "prod"}, "profile 'prod' is not in"),
-            ({"cache": {"ttl": "soon"}}, {}, "secrets.cache.ttl must be a float, not str"),
+            ({"cache": {"ttl": "soon"}}, {}, "secrets.cache.ttl='soon' is not a number"),
             ({}, {"ABSTRACTCORE_SECRETS_MAX_STALE": "-5"}, "must be a finite number"),
             ({"insecure_files": "ignore"}, {}, "use 'refuse' or 'warn'"),
             ({"sources": []}, {}, "secrets.sources must be a JSON object"),
@@ -263,6 +263,15 @@ class TestManagedSourcesFromConfig:
         _write(config_path, {"sources": sources})
         with pytest.raises(ConfigurationError, match=message):
             build_secrets_manager()
+
+    def test_numbers_written_as_text_are_read_as_numbers(self, config_path):
+        """As the file always allowed: "300" is 300 seconds; a whole-number option needs one."""
+        _write(config_path, {"cache": {"ttl": " 60 "}, "resilience": {"attempts": "4"}})
+        settings = load_settings()
+        assert (settings.cache_ttl, settings.resilience.attempts) == (60.0, 4)
+        _write(config_path, {"resilience": {"attempts": "2.5"}})
+        with pytest.raises(ConfigurationError, match=r"attempts='2\.5' is not a whole number"):
+            load_settings()
 
     def test_resilience_settings(self, config_path):
         """secrets.resilience configures retries and circuit breakers."""

@@ -213,3 +213,24 @@ class TestPluginSinks:
         finally:
             unregister_sink("file-plugin")
             sys.modules.pop("acs_sink_plugin_one", None)
+
+
+def test_a_sink_named_twice_is_refused(config_path):
+    """Each event would reach it twice."""
+    _write_config(config_path, {"audit": {"sinks": ["log", "otel", "log"]}})
+    with pytest.raises(ConfigurationError, match="names a sink twice"):
+        load_settings()
+
+
+def test_a_profile_can_switch_the_journal_off(config_path, monkeypatch, tmp_path):
+    """``null`` unsets an option that may be unset: the base section's journal is dropped."""
+    monkeypatch.setenv("ABSTRACTCORE_SECRETS_PROFILE", "dev")
+    _write_config(
+        config_path,
+        {
+            "audit": {"journal": str(tmp_path / "audit.jsonl"), "max_bytes": 4096},
+            "profiles": {"dev": {"audit": {"journal": None, "max_bytes": None}}},
+        },
+    )
+    audit = load_settings().audit
+    assert (audit.journal, audit.max_bytes) == (None, None)

@@ -9,6 +9,9 @@ name the sinks (``secrets.audit.sinks``) through a registry (:func:`register_sin
 
 from __future__ import annotations
 
+from types import ModuleType
+
+from .._aliases import former_submodule
 from ..errors import AuditFailureWarning, AuditUnavailableError
 from ._middleware import AuditMiddleware
 from ._pipeline import BatchingSinkProcessor, SimpleSinkProcessor
@@ -58,3 +61,8 @@ __all__ = [
     "sink_names",
     "unregister_sink",
 ]
+
+
+def __getattr__(name: str) -> ModuleType:
+    # A former submodule's name (``audit.<old name>``), moved: see _aliases.
+    return former_submodule(__name__, name)

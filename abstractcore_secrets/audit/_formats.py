@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigurationError
+from ..llm_providers import looks_like_key
 from ..sources.spec import shown
 
 Renderer = Callable[[Mapping[str, Any]], str]
@@ -48,10 +49,15 @@ class ExportFormat:
 
     def __post_init__(self) -> None:
         """Refuse a name or an extension that could not be typed or used in a file name."""
-        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+        if (
+            not isinstance(self.name, str)
+            or not _NAME.fullmatch(self.name)
+            # It is listed in --help and in every unknown-format error.
+            or looks_like_key(self.name)
+        ):
             raise ConfigurationError(
                 f"an export format's name must be 1-32 lowercase letters, digits, '-' or '_', "
-                f"starting with a letter or digit; got {shown(self.name)}"
+                f"starting with a letter or digit, not shaped like a key; got {shown(self.name)}"
             )
         if not isinstance(self.extension, str) or not _EXTENSION.fullmatch(self.extension):
             raise ConfigurationError(

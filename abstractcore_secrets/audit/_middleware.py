@@ -32,6 +32,7 @@ from .._resolution import Outcome, Resolution
 from ..errors import AuditFailureWarning, AuditUnavailableError, ConfigurationError
 from ..middleware import Handler, ResolveRequest
 from ..redaction import RedactionPolicy
+from ..sources.spec import shown
 from ._pipeline import SimpleSinkProcessor
 from ._processors import Pseudonymise, Scrub
 from ._sinks import LoggingSink, OTelLogSink
@@ -90,7 +91,7 @@ class AuditMiddleware:
     ) -> None:
         if failure_mode not in ("warn", "block"):
             raise ConfigurationError(
-                f"audit failure_mode must be 'warn' or 'block', not {failure_mode!r}"
+                f"audit failure_mode must be 'warn' or 'block', not {shown(failure_mode)}"
             )
         self.failure_mode = failure_mode
         chosen: list[AuditSink | NamedSink | SinkProcessor] = (

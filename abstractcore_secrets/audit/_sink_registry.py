@@ -10,6 +10,7 @@ and is written synchronously. A third party's sink registers itself
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
+from ..llm_providers import looks_like_key
 from ..sources.spec import shown
 from ._sinks import LoggingSink, OTelLogSink
 
@@ -54,6 +56,7 @@ _FACTORIES: dict[str, SinkFactory] = {
     "otel": lambda context: OTelLogSink(context.logger_provider),
 }
 _lock = threading.Lock()
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
 
 
 def register_sink(name: str, factory: SinkFactory, *, replace: bool = False) -> None:
@@ -63,6 +66,11 @@ def register_sink(name: str, factory: SinkFactory, *, replace: bool = False) -> 
         ConfigurationError: ``name`` is taken (pass ``replace=True`` to replace it), or is
             ``journal`` (configured by ``secrets.audit.journal``).
     """
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or looks_like_key(name):
+        raise ConfigurationError(
+            f"an audit sink's name is 1-32 lowercase letters, digits, '.', '_' or '-' and "
+            f"not shaped like a key; got {shown(name)}"
+        )
     if name == "journal":
         raise ConfigurationError(
             "'journal' is configured by secrets.audit.journal, not registered as a sink"
@@ -88,19 +96,25 @@ def find_sink(name: str) -> SinkFactory | None:
     if factory is not None:
         return factory
     for entry_point in entry_points(group=ENTRY_POINT_GROUP, name=name):
+        loaded: object = None
+        problem = None
         try:
             loaded = entry_point.load()
         except Exception as exc:  # noqa: BLE001 - a broken plugin is named, whatever it raised
+            problem = type(exc).__name__
+        # Raised here, outside the handler: the plugin's exception (its text could quote a
+        # credential) must not ride along as the error's context.
+        if problem is not None:
             raise ConfigurationError(
                 f"the audit sink plugin {shown(name)} ({entry_point.value}) cannot be loaded "
-                f"({type(exc).__name__}); fix or uninstall its package"
-            ) from None
+                f"({problem}); fix or uninstall its package"
+            )
         if not callable(loaded):
             raise ConfigurationError(
                 f"the audit sink plugin {shown(name)} ({entry_point.value}) is not a factory"
             )
         register_sink(name, loaded, replace=True)
-        return loaded  # type: ignore[no-any-return]
+        return loaded
     return None
 
 
@@ -121,7 +135,19 @@ def build_sinks(names: tuple[str, ...], context: SinkContext) -> list[AuditSink 
         factory = find_sink(name)
         if factory is None:
             raise ConfigurationError(unknown_sink_message(name))
-        sinks.append(factory(context))
+        sink, problem = None, None
+        try:
+            sink = factory(context)
+        except Exception as exc:  # noqa: BLE001 - a plugin's factory may raise anything
+            problem = type(exc).__name__
+        if sink is None:
+            # Outside the handler, naming the type only: the text could quote a credential.
+            raise ConfigurationError(
+                f"the audit sink {shown(name)} could not be built "
+                f"({problem or 'its factory returned None'}); fix its configuration, or take "
+                "it out of secrets.audit.sinks"
+            )
+        sinks.append(sink)
     return sinks
 
 

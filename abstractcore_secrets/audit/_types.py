@@ -8,10 +8,11 @@ each sink processor, synchronous or batching, which ends in a sink.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-AuditEvent = dict[str, Any]
-"""One audit event: the fields listed in docs/telemetry.md."""
+from ..audit_event import AuditEvent
+
+__all__ = ["AuditEvent", "AuditProcessor", "AuditSink", "NamedSink", "SinkProcessor"]
 
 AuditProcessor = Callable[[AuditEvent], "AuditEvent | None"]
 """Transforms an event (scrubs, pseudonymises, filters); ``None`` drops it, as structlog's

@@ -22,7 +22,8 @@ from types import MappingProxyType
 from typing import Any
 
 from .._version import __version__
-from ..errors import ConfigurationError
+from ..audit_event import CSV_COLUMNS
+from ..errors import ConfigurationError, UnknownExportFormatError
 from ..sources.spec import shown
 from ._formats import ExportFormat, Renderer
 from ._ocsf import OCSF_FORMAT, OCSF_VERSION, to_ocsf
@@ -49,33 +50,6 @@ __all__ = [
     "to_ocsf",
     "unregister_export_format",
 ]
-
-CSV_COLUMNS = (
-    "time",
-    "seq",
-    "event_id",
-    "event",
-    "provider",
-    "source",
-    "outcome",
-    "stale",
-    "degraded",
-    "cache_hit",
-    "locator",
-    "version",
-    "fingerprint",
-    "user_id",
-    "user_pseudo_id",
-    "os_user",
-    "service.name",
-    "host.name",
-    "process.pid",
-    "trace_id",
-    "source_request_id",
-    "duration_ms",
-    "error.type",
-    "error.message",
-)
 
 
 @dataclass(frozen=True)
@@ -406,7 +380,7 @@ def find_export_format(name: str) -> ExportFormat:
     with _lock:
         fmt = _registry.get(name)
     if fmt is None:
-        raise ConfigurationError(
+        raise UnknownExportFormatError(
             f"{shown(name)} is no export format; known: {', '.join(export_format_names())}"
         )
     return fmt

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError, JournalTamperedError
+from ..sources.spec import shown
 from ._keys import default_signing_key_path, load_signing_key, public_key_id, signed_checkpoint
 from ._records import (
     ALARM,
@@ -132,8 +133,9 @@ class Journal:
         on_alarm: JournalHook | None = None,
     ) -> None:
         if fsync not in ("always", "batch"):
-            raise ConfigurationError(f"fsync must be 'always' or 'batch', not {fsync!r}")
-        self.path = Path(path)
+            raise ConfigurationError(f"fsync must be 'always' or 'batch', not {shown(fsync)}")
+        # Absolute: a process that changes folder later must go on writing the same file.
+        self.path = Path(path).absolute()
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._key = signing_key
         self.key_id = public_key_id(signing_key.public_key())
@@ -165,9 +167,12 @@ class Journal:
         Raises:
             JournalTamperedError: The writer refused to sign (now or earlier): nothing
                 was written.
-            OSError: The record could not be written; nothing of it is left in the file.
+            OSError: The record could not be written; nothing of it is left in the file
+                (the journal is closed, the disk refused).
         """
         with self._lock:
+            if self._file.closed:
+                raise OSError(errno.EBADF, "the audit journal is closed", str(self.path))
             self._refuse_if_alarmed()
             self._lock_current_file()
             try:
@@ -240,7 +245,8 @@ class Journal:
             try:
                 self.checkpoint()
             finally:
-                self._file.close()
+                with self._lock:  # a flush() meanwhile sees it open or closed, not closing
+                    self._file.close()
 
     def _rotate_locked(self) -> None:
         """Seal this file, keep it under its first seq, and continue the chain in a new one."""
@@ -508,8 +514,9 @@ def _notify(hook: JournalHook | None, event: dict[str, Any]) -> None:
         return
     try:
         hook(event)
-    except Exception:  # noqa: BLE001 - logged, never raised into the resolution
-        _LOG.warning("audit journal hook failed on %s", event.get("event"), exc_info=True)
+    except Exception as exc:  # noqa: BLE001 - logged, never raised into the resolution
+        # Its type only: the exception's text may quote a credential.
+        _LOG.warning("audit journal hook failed on %s (%s)", event.get("event"), type(exc).__name__)
 
 
 def _chained(body: Mapping[str, Any], head: Mapping[str, Any] | None) -> dict[str, Any]:

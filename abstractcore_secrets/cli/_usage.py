@@ -19,6 +19,8 @@ from collections.abc import Collection, Iterator, Sequence
 
 import click
 
+from ..llm_providers import looks_like_key
+
 SHORT = 16
 """The longest token echoed that is not a defined name; API keys are longer."""
 
@@ -48,7 +50,8 @@ def may_echo(token: str, names: Collection[str]) -> bool:
         name, _, value = token.partition("=")
         return may_echo(name, names) and may_echo(value, names)
     word = token.lstrip("-")
-    return not word or _WORD.fullmatch(word) is not None
+    # Short is not enough: 16 hex digits are short and shaped like a key.
+    return not word or (_WORD.fullmatch(word) is not None and not looks_like_key(word))
 
 
 def describe(error: click.ClickException, argv: Sequence[str], root: click.Command) -> str:

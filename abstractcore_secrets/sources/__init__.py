@@ -5,6 +5,9 @@ Managed sources import their SDK only when constructed.
 
 from __future__ import annotations
 
+from types import ModuleType
+
+from .._aliases import former_submodule
 from .aws import AWSSecretsProvider
 from .azure import AzureKeyVaultProvider
 from .base import SecretProvider
@@ -24,3 +27,8 @@ __all__ = [
     "VaultSecretProvider",
     "source_spec",
 ]
+
+
+def __getattr__(name: str) -> ModuleType:
+    # A former submodule's name (``sources.<old name>``), moved: see _aliases.
+    return former_submodule(__name__, name)

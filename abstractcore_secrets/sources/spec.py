@@ -20,6 +20,7 @@ from typing import Any, Union
 
 from .._files import InsecureFilePolicy
 from ..errors import ConfigurationError
+from ..llm_providers import looks_like_key
 from .base import SecretProvider
 
 ENTRY_POINT_GROUP = "abstractcore_secrets.sources"
@@ -181,14 +182,31 @@ def checked_options(raw: Mapping[str, Any], schema: OptionSchema, where: str) ->
         ):
             if not _finite(value):
                 raise ConfigurationError(f"{where}.{name} must be a finite number")
+            if expected is int and not _whole(value):
+                raise ConfigurationError(f"{where}.{name} must be a whole number")
             options[name] = expected(value)
-        elif expected is object or isinstance(value, expected):
+        elif expected is object or (
+            # JSON's true and false are no numbers, though Python's bool is an int.
+            isinstance(value, expected) and not (isinstance(value, bool) and expected is not bool)
+        ):
             options[name] = value
         else:
             raise ConfigurationError(
-                f"{where}.{name} must be a {expected.__name__}, not {type(value).__name__}"
+                f"{where}.{name} must be a {_KINDS.get(expected, expected.__name__)}, "
+                f"not {type(value).__name__}"
             )
     return options
+
+
+def _whole(value: float) -> bool:
+    """An integer, or a float holding one exactly (within a float's exact integers)."""
+    return isinstance(value, int) or (value.is_integer() and abs(value) <= _EXACT_INTEGERS)
+
+
+_EXACT_INTEGERS = 2**53
+
+_KINDS = {int: "whole number", bool: "true or false", dict: "JSON object"}
+"""How messages name the types whose Python names mean little in a JSON file."""
 
 
 def _finite(value: float) -> bool:
@@ -216,3 +234,12 @@ def shown(value: object) -> str:
     if isinstance(value, float):
         return repr(value)
     return f"(a JSON {'array' if isinstance(value, list) else type(value).__name__})"
+
+
+def shown_path(path: object) -> str:
+    """Return a path as a message may show it: as is, unless a part of it is shaped like a
+    key (pasted into a path setting by mistake), then only that it is such a path."""
+    text = str(path)
+    if any(looks_like_key(part) for part in Path(text).parts):
+        return f"(a path of {len(text)} characters shaped like a key)"
+    return text

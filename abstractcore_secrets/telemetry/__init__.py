@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._aliases import former_submodule
 from ._metrics import MetricsMiddleware
 from ._tracing import TracingMiddleware
 
@@ -25,4 +26,5 @@ def __getattr__(name: str) -> Any:  # noqa: ANN401 - whichever of the two is ask
         from . import _setup
 
         return getattr(_setup, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # A former submodule's name (``telemetry.setup``), moved: see _aliases.
+    return former_submodule(__name__, name)
