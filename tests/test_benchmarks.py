@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +82,20 @@ def test_redaction_learning_benchmark_runs():
     result = _quick_run("bench_redaction_learn.py", timeout=120)
     for label in ("learn value #1", "learn value #256", "scrub 4 KiB"):
         assert label in result.stdout
+
+
+@pytest.mark.server
+def test_hot_path_benchmark_runs_every_case():
+    """bench_hot_path.py --quick measures every case, the peer and the imports, with targets."""
+    result = _quick_run("bench_hot_path.py", timeout=600)
+    for case in (
+        "os.environ.get",
+        "build_secrets_manager(), nothing configured",
+        "full telemetry over OTLP, collector down",
+        "OpenBao read, uncached, full telemetry",
+        "aws-secretsmanager-caching get_secret_string (hit)",
+        "import abstractcore_secrets:",
+    ):
+        assert case in result.stdout
+    # A status for each of the six targets of the table, and for the import time.
+    assert len(re.findall(r"(?:at target|over)$", result.stdout, re.MULTILINE)) == 7

@@ -1,0 +1,250 @@
+"""The hot path: a resolution as applications build it, against the targets of the hot-path work.
+
+Each case runs in a child process of its own (OpenTelemetry's providers and logging are set
+once per process), in one run, beside the peer: aws-secretsmanager-caching's cache hit, its
+client on a moto server. The parent prints nanoseconds per call, each case as a multiple of
+its reference (the peer's hit, ``os.environ.get``, or the same read without telemetry), the
+target, and whether the case meets it. Timings are reported, never asserted.
+
+Cases:
+- ``os.environ.get``: the floor;
+- a bare ``SecretsManager([EnvironmentSecretProvider()])``, the key in the environment;
+- ``build_secrets_manager()`` with nothing configured, then after ``logging.basicConfig``;
+- ``build_secrets_manager(telemetry=configure_telemetry(...))`` over OTLP/HTTP, to a real
+  receiver on loopback, and with nothing listening;
+- an uncached OpenBao read through ``build_secrets_manager()``, without and with telemetry;
+- ``import abstractcore_secrets`` against ``import opentelemetry.trace, structlog``.
+
+Run: ``python benchmarks/bench_hot_path.py`` (``--quick`` for a smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+KEY = "sk-bench-hot-path-" + "x" * 32
+PEER = "aws-secretsmanager-caching get_secret_string (hit)"
+
+
+def _write_settings(home: Path, secrets: dict[str, object]) -> None:
+    config = home / "config" / "abstractcore.json"
+    config.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+    config.write_text(json.dumps({"secrets": secrets}))
+    config.chmod(0o600)
+
+
+def _environ_get() -> Callable[[], object]:
+    return lambda: os.environ.get("OPENAI_API_KEY")
+
+
+def _bare_environment() -> Callable[[], object]:
+    from abstractcore_secrets import EnvironmentSecretProvider, SecretsManager
+
+    manager = SecretsManager([EnvironmentSecretProvider()])
+    return lambda: manager.get_api_key("openai")
+
+
+def _built(home: Path) -> Callable[[], object]:
+    from abstractcore_secrets import build_secrets_manager
+
+    _write_settings(home, {"chain": ["env", "config"]})
+    manager = build_secrets_manager()
+    return lambda: manager.get_api_key("openai")
+
+
+def _built_with_logging(home: Path) -> Callable[[], object]:
+    import logging
+
+    # Written nowhere, but formatted and written: the cost an application pays.
+    logging.basicConfig(level=logging.INFO, stream=Path(os.devnull).open("w"))  # noqa: SIM115 - for the process's life
+    return _built(home)
+
+
+def _telemetry(home: Path, collector: str) -> Callable[[], object]:
+    from abstractcore_secrets import build_secrets_manager
+    from abstractcore_secrets.telemetry import configure_telemetry
+    from abstractcore_secrets.testing import free_port
+    from abstractcore_secrets.testing.otlp import OTLPReceiver
+
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    if collector == "up":
+        endpoint = OTLPReceiver().start().http_endpoint
+    telemetry = configure_telemetry(
+        "bench", protocol="http/protobuf", endpoint=endpoint, metric_interval_millis=1000
+    )
+    _write_settings(home, {"chain": ["env", "config"]})
+    manager = build_secrets_manager(telemetry=telemetry)
+    return lambda: manager.get_api_key("openai")
+
+
+def _openbao(home: Path, telemetry: bool) -> Callable[[], object]:
+    from abstractcore_secrets import build_secrets_manager
+    from abstractcore_secrets.testing import OpenBaoServer
+
+    bao = OpenBaoServer().start()
+    bao.put_kv("abstractcore", {"openai": KEY})
+    _write_settings(
+        home,
+        {
+            "chain": ["vault"],
+            "cache": {"ttl": 0},
+            "sources": {"vault": {"addr": bao.address, "token": bao.root_token}},
+        },
+    )
+    configured = None
+    if telemetry:
+        from abstractcore_secrets.telemetry import configure_telemetry
+        from abstractcore_secrets.testing.otlp import OTLPReceiver
+
+        configured = configure_telemetry(
+            "bench",
+            protocol="http/protobuf",
+            endpoint=OTLPReceiver().start().http_endpoint,
+            metric_interval_millis=1000,
+        )
+    manager = build_secrets_manager(telemetry=configured)
+    return lambda: manager.get_api_key("openai")
+
+
+def _import_ms(statement: str, repeat: int) -> float:
+    """Best wall time of ``python -c statement``, less the interpreter's own start."""
+
+    def run(code: str) -> float:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+        return time.perf_counter() - started
+
+    bare = min(run("pass") for _ in range(repeat))
+    return (min(run(statement) for _ in range(repeat)) - bare) * 1e3
+
+
+CASES: dict[str, Callable[[Path], Callable[[], object]]] = {
+    "os.environ.get": lambda _home: _environ_get(),
+    "SecretsManager([EnvironmentSecretProvider()]), cached": lambda _home: _bare_environment(),
+    "build_secrets_manager(), nothing configured": _built,
+    "build_secrets_manager(), logging.basicConfig(INFO)": _built_with_logging,
+    "full telemetry over OTLP, collector up": lambda home: _telemetry(home, "up"),
+    "full telemetry over OTLP, collector down": lambda home: _telemetry(home, "down"),
+    "OpenBao read, uncached, no telemetry": lambda home: _openbao(home, telemetry=False),
+    "OpenBao read, uncached, full telemetry": lambda home: _openbao(home, telemetry=True),
+}
+
+# Each case: the reference it is a multiple of, and the target multiple.
+TARGETS: dict[str, tuple[str, float]] = {
+    "SecretsManager([EnvironmentSecretProvider()]), cached": ("os.environ.get", 3.0),
+    "build_secrets_manager(), nothing configured": (PEER, 0.05),
+    "build_secrets_manager(), logging.basicConfig(INFO)": (PEER, 0.1),
+    "full telemetry over OTLP, collector up": (PEER, 0.1),
+    "full telemetry over OTLP, collector down": (PEER, 0.1),
+    "OpenBao read, uncached, full telemetry": ("OpenBao read, uncached, no telemetry", 1.05),
+}
+
+
+def child(case: str, number: int, repeat: int) -> None:
+    """Measure one case in this process; print its nanoseconds per call as JSON."""
+    from _peers import best_ns_per_call
+
+    home = Path(os.environ["ABSTRACTCORE_HOME"])
+    call = CASES[case](home)
+    assert call() == KEY or case == "os.environ.get"
+    remote = case.startswith("OpenBao")
+    calls = max(number // 100, 20) if remote else number
+    print(json.dumps({case: best_ns_per_call(call, calls, repeat)}))
+    sys.stdout.flush()
+    os._exit(0)  # the servers and exporters started here end with the process
+
+
+def main() -> None:
+    """Run every case in its own process, then the peer; print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="few iterations: a smoke run")
+    parser.add_argument("--case", choices=sorted(CASES), help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    number, repeat = (200, 2) if arguments.quick else (50_000, 5)
+    if arguments.case:
+        child(arguments.case, number, repeat)
+        return
+    home = tempfile.mkdtemp(prefix="bench-hot-path-")
+    environment = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "OPENAI_API_KEY": KEY,
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "2",
+    }
+    os.environ.update(environment)
+    results: dict[str, float] = {}
+    try:
+        for case in CASES:
+            case_home = Path(home) / str(len(results))
+            case_home.mkdir(mode=0o700)
+            flags = ["--case", case] + (["--quick"] if arguments.quick else [])
+            output = subprocess.run(
+                [sys.executable, __file__, *flags],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=900,
+                env={**os.environ, "ABSTRACTCORE_HOME": str(case_home)},
+            ).stdout
+            results.update(json.loads(output.strip().splitlines()[-1]))
+
+        from _peers import aws_caching_hit, best_ns_per_call
+
+        with aws_caching_hit(KEY) as aws_hit:
+            results[PEER] = best_ns_per_call(aws_hit, number // 10 or 20, repeat)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    imports = {
+        "import abstractcore_secrets": _import_ms("import abstractcore_secrets", repeat),
+        "import opentelemetry.trace, structlog": _import_ms(
+            "import opentelemetry.trace, structlog", repeat
+        ),
+    }
+    _print(results, imports, number, repeat)
+
+
+def _no_cloud_sdk() -> bool:
+    """Whether importing the package leaves every cloud SDK unimported."""
+    code = (
+        "import sys, abstractcore_secrets\n"
+        "sdks = {'boto3', 'botocore', 'hvac', 'azure'}\n"
+        "sys.exit(any(name.split('.')[0] in sdks for name in sys.modules))"
+    )
+    return subprocess.run([sys.executable, "-c", code], check=False, timeout=120).returncode == 0
+
+
+def _print(results: dict[str, float], imports: dict[str, float], number: int, repeat: int) -> None:
+    print(f"python {sys.version.split()[0]}, {number} calls x {repeat} repeats, best repeat")
+    width = max(map(len, results))
+    print(f"{'case'.ljust(width)}  {'ns/call':>11}  {'ratio':>8}  {'target':>7}  status")
+    for case, nanoseconds in results.items():
+        reference, target = TARGETS.get(case, (PEER, 0.0))
+        ratio = nanoseconds / results[reference]
+        status = "" if case not in TARGETS else ("at target" if ratio <= target else "over")
+        shown_target = f"{target:.2f}" if case in TARGETS else ""
+        print(
+            f"{case.ljust(width)}  {nanoseconds:11.0f}  {ratio:8.3f}  {shown_target:>7}  {status}"
+        )
+    print("ratio: a multiple of the peer's hit, except the environment case (of")
+    print("os.environ.get) and the telemetry read (of the same read without telemetry)")
+    ours, floor = (
+        imports["import abstractcore_secrets"],
+        imports["import opentelemetry.trace, structlog"],
+    )
+    verdict = "at target" if ours <= floor + 30 and _no_cloud_sdk() else "over"
+    print(f"import abstractcore_secrets: {ours:.0f} ms; opentelemetry.trace + structlog:")
+    print(f"{floor:.0f} ms; target <= {floor + 30:.0f} ms, no cloud SDK: {verdict}")
+
+
+if __name__ == "__main__":
+    main()
