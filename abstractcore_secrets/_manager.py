@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -187,6 +186,8 @@ class SecretsManager:
 
     async def aresolve(self, provider: str, *, api_key: str | Secret | None = None) -> Resolution:
         """Like :meth:`resolve`, in a worker thread so remote sources never block the loop."""
+        import asyncio  # here: importing it costs ~30 ms that only async callers need
+
         return await asyncio.to_thread(self.resolve, provider, api_key=api_key)
 
     async def aget_api_key(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -132,6 +131,8 @@ def find_source(name: str) -> SourceSpec | None:
 
 
 def _load_entry_point(name: str) -> SourceSpec | None:
+    from importlib import metadata  # here: ~11 ms that only plugin lookups need
+
     for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if entry_point.name != name:
             continue

@@ -138,3 +138,18 @@ def test_the_finder_answers_for_moved_names_only(name):
 def test_an_unknown_former_submodule_is_not_found():
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("abstractcore_secrets.providers.keychain")
+
+
+def test_importing_the_package_loads_no_sdk_and_nothing_only_some_callers_need():
+    """No cloud SDK, no OTel SDK; asyncio, importlib.metadata and importlib.abc (about 60 ms
+    together) load when an async call, a plugin lookup or a former path needs them."""
+    code = (
+        "import sys, abstractcore_secrets\n"
+        "heavy = ('boto3', 'botocore', 'hvac', 'azure', 'opentelemetry.sdk', 'asyncio',\n"
+        "         'importlib.metadata', 'importlib.abc', 'cryptography')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "[]"), result.stderr

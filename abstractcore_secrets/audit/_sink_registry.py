@@ -14,7 +14,6 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
@@ -95,6 +94,8 @@ def find_sink(name: str) -> SinkFactory | None:
     factory = _FACTORIES.get(name)
     if factory is not None:
         return factory
+    from importlib.metadata import entry_points  # here: only plugin lookups need it
+
     for entry_point in entry_points(group=ENTRY_POINT_GROUP, name=name):
         loaded: object = None
         problem = None
@@ -120,6 +121,8 @@ def find_sink(name: str) -> SinkFactory | None:
 
 def sink_names() -> tuple[str, ...]:
     """Every sink name known now: the registered ones and the installed plugins'."""
+    from importlib.metadata import entry_points
+
     plugins = {entry_point.name for entry_point in entry_points(group=ENTRY_POINT_GROUP)}
     return tuple(sorted(set(_FACTORIES) | plugins))
 
