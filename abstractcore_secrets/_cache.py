@@ -19,8 +19,10 @@
   ``max_stale``, or with nothing cached, the lower source's answer is served, marked
   ``degraded``, and cached for ``stale_retry`` at most so that the failed source is asked
   again soon.
-- Only values from sources that allow caching are kept (the environment and files do not,
-  so their edits show at once).
+- Only values from sources that allow caching are kept, and values from sources that can
+  tell a change (``SecretProvider.watch``: the environment, files): those are served only
+  while the variables or files they were read from, and those of every watched source
+  asked before, are unchanged, so an edit shows on the next call.
 - ``invalidate()`` starts a new generation (per provider, or of everything): a caller
   arriving after it never joins a flight started before it, and what a fetch started before
   it brings back (a key or a miss) goes to the callers already waiting, never into the cache.
@@ -130,18 +132,19 @@ class ResolutionCache:
         self._flights: dict[str, _Flight] = {}
         self._epoch = 0
         self._generations: dict[str, int] = {}
-        self._guard = threading.Lock()
+        # Reentrant: hit() drops a changed value under it, also when called under it.
+        self._guard = threading.RLock()
 
     def __call__(self, request: ResolveRequest, call_next: Handler) -> Resolution:
         """Answer from the cache, or go through the chain once for all concurrent callers."""
         if request.explicit is not None:
             return call_next(request)
         provider = request.provider
-        hit = self._fresh_hit(provider)
+        hit = self.hit(provider)
         if hit is not None:
             return hit
         with self._guard:
-            hit = self._fresh_hit(provider)  # filled while we waited for the guard
+            hit = self.hit(provider)  # filled while we waited for the guard
             if hit is not None:
                 return hit
             generation = self._generation(provider)
@@ -151,7 +154,12 @@ class ResolutionCache:
             if flight is None or leader:
                 flight = self._flights[provider] = _Flight(generation)
         if not leader:
-            return self._follow(provider, flight)
+            followed = self._follow(provider, flight)
+            if all(watch.unchanged() for watch in followed.watches):
+                return followed
+            # A source the flight read changed since it began (this caller may have made
+            # the change): ask again, once, for this caller alone.
+            return call_next(request)
         try:
             flight.result = self._settle(provider, call_next(request), flight.generation)
         except BaseException as exc:
@@ -240,11 +248,28 @@ class ResolutionCache:
                     return stale
         return failed
 
-    def _fresh_hit(self, provider: str) -> Resolution | None:
+    def hit(self, provider: str) -> Resolution | None:
+        """Return ``provider``'s cached key as a hit if it is fresh, else ``None``.
+
+        Fresh: before its refresh time, and no watched source (a variable, a file) changed
+        since it was fetched; a value whose source changed is dropped, never served stale.
+        The manager calls it first, on its fast path; ``None`` sends the call on through
+        the stack, which asks again.
+        """
         entry = self._entries.get(provider)
         if entry is None or self._clock() >= entry.refresh_at:
             return None
+        for watch in entry.resolution.watches:
+            if not watch.unchanged():
+                self._drop_changed(provider, entry)
+                return None
         return entry.hit
+
+    def _drop_changed(self, provider: str, entry: _Entry) -> None:
+        """Drop ``entry`` (if still cached): a source it was read from changed."""
+        with self._guard:
+            if self._entries.get(provider) is entry:
+                del self._entries[provider]
 
     def _generation(self, provider: str) -> _Generation:
         """Return the generation ``provider``'s fetches start in now (call under the guard)."""
@@ -291,6 +316,9 @@ class ResolutionCache:
     def _serve_stale(self, provider: str, failed: Resolution, now: float) -> Resolution | None:
         entry = self._entries.get(provider)
         if entry is None or now >= entry.keep_until:
+            return None
+        if not all(watch.unchanged() for watch in entry.resolution.watches):
+            self._drop_changed(provider, entry)  # an edited value is never served stale
             return None
         failures = failed_attempts(failed.attempts)
         error = failed.error or (failures[-1].error if failures else None)

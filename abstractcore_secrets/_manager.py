@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ._cache import ResolutionCache
 from ._failure_policy import Action, merge_policy
 from ._fingerprint import Fingerprinter
 from ._resolution import Attempt, Outcome, Resolution, SecretRecord, failed_attempts
 from ._secret import Secret
+from ._watch import Watch
 from .errors import (
     AuthenticationError,
     ErrorCategory,
@@ -27,6 +28,7 @@ from .middleware import (
     Middleware,
     ResolveRequest,
     compose,
+    pass_hit,
 )
 from .sources._values import checked_value
 from .sources.base import SecretProvider
@@ -83,6 +85,9 @@ class SecretsManager:
             attempt_layers.insert(0, self.cache.remember_misses)
         self._attempt_middleware: tuple[AttemptMiddleware, ...] = tuple(attempt_layers)
         self._attempt = compose(attempt_layers, self._fetch)
+        self._hit_cache, self._hit_layers = _hit_path(self._middleware)
+        # A subclass's own resolve() sees every get_api_key(), hits included.
+        self._resolve_overridden = type(self).resolve is not SecretsManager.resolve
 
     @classmethod
     def stacked(
@@ -145,6 +150,7 @@ class SecretsManager:
             )
             chain.insert(fallback, provider)
             self._sources = tuple(chain)
+        self.invalidate()  # a cached answer may now belong to the new source
 
     def resolve(self, provider: str, *, api_key: str | Secret | None = None) -> Resolution:
         """Resolve ``provider``'s key and say where it came from.
@@ -158,6 +164,10 @@ class SecretsManager:
         Raises:
             ConfigurationError: ``provider`` is not a valid provider name.
         """
+        if api_key is None:
+            hit = self._serve_hit(provider)
+            if hit is not None:
+                return hit
         explicit = Secret.wrap(api_key) if api_key else None
         return self._handle(ResolveRequest(validate_provider(provider), explicit))
 
@@ -182,6 +192,13 @@ class SecretsManager:
             ResolutionDeniedError: A managed source refused access (fail closed).
             ResolutionError: Sources failed and no cached value could be served.
         """
+        if api_key is None and not self._resolve_overridden:
+            hit = self._serve_hit(provider_name)
+            if hit is not None:
+                value = hit.value
+                if value is not None:
+                    return value.reveal()
+                return _value_of(hit, required=required)  # denied by the audit (block mode)
         return _value_of(self.resolve(provider_name, api_key=api_key), required=required)
 
     async def aresolve(self, provider: str, *, api_key: str | Secret | None = None) -> Resolution:
@@ -219,6 +236,23 @@ class SecretsManager:
             if close is not None:
                 close()
 
+    def _serve_hit(self, provider: object) -> Resolution | None:
+        """Answer a fresh cache hit without the stack, when every layer above the cache
+        can see hits so (``on_hit``): the same outcome, counted, audited and traced, for a
+        fraction of the cost. ``None``: go through the stack (a stale or degraded hit does,
+        so that its span and its audit event say why).
+        """
+        cache = self._hit_cache
+        # Only a str can be a cached provider name (a name the stack validated).
+        if cache is None or type(provider) is not str:
+            return None
+        hit = cache.hit(provider)
+        if hit is None or hit.stale or hit.degraded:
+            return None  # served while a source is down: the stack's span and event say so
+        for on_hit in self._hit_layers:
+            hit = on_hit(hit)
+        return hit
+
     def __enter__(self) -> SecretsManager:
         return self
 
@@ -239,9 +273,17 @@ class SecretsManager:
                 cacheable=False,
             )
         attempts: list[Attempt] = []
+        watches: list[Watch] = []
+        # A source asked that neither allows caching nor can tell a change: what it may
+        # hold next time must be asked for, so nothing found below it is cached.
+        volatile_above = False
         for source in self._sources:
             if not source.supports(request.provider):
                 continue
+            # Before the fetch: a change while it runs outdates what it returns.
+            watch = _watch(source, request.provider)
+            if watch is not None:
+                watches.append(watch)
             attempt = self._attempt(AttemptRequest(request.provider, source))
             attempts.append(attempt)
             if attempt.outcome is Outcome.FOUND and attempt.record is not None:
@@ -251,8 +293,10 @@ class SecretsManager:
                     record=attempt.record,
                     attempts=tuple(attempts),
                     started=started,
-                    cacheable=source.cacheable,
+                    cacheable=(source.cacheable or watch is not None) and not volatile_above,
+                    watches=tuple(watches),
                 )
+            volatile_above = volatile_above or (not source.cacheable and watch is None)
             if attempt.error is None:
                 continue
             action = self._policy.get(attempt.error.category, Action.FAIL)
@@ -324,6 +368,7 @@ class SecretsManager:
         attempts: tuple[Attempt, ...],
         started: float,
         cacheable: bool,
+        watches: tuple[Watch, ...] = (),
     ) -> Resolution:
         return Resolution(
             provider,
@@ -339,6 +384,7 @@ class SecretsManager:
             duration=time.perf_counter() - started,
             # A higher source failed and the policy let a lower one answer: say so.
             degraded=bool(failed_attempts(attempts[:-1])),
+            watches=watches,
         )
 
     @staticmethod
@@ -361,6 +407,35 @@ class SecretsManager:
         return Resolution(
             provider, outcome, attempts=attempts, error=error, duration=partial.duration
         )
+
+
+def _hit_path(
+    layers: Sequence[Middleware],
+) -> tuple[ResolutionCache | None, tuple[Callable[[Resolution], Resolution], ...]]:
+    """Return the cache that may answer hits directly, and the layers above it, innermost
+    first, that see each such hit; no cache when a layer above it has no ``on_hit``.
+
+    Innermost first, as a hit coming up through the stack would meet them: the audit can
+    deny it before the metrics count what was served.
+    """
+    seen: list[Callable[[Resolution], Resolution]] = []
+    for layer in layers:
+        if isinstance(layer, ResolutionCache):
+            return layer, tuple(reversed(seen))
+        on_hit = getattr(layer, "on_hit", None)
+        if on_hit is None:
+            return None, ()  # a layer that must see every resolution: the stack, always
+        if on_hit is not pass_hit:
+            seen.append(on_hit)
+    return None, ()
+
+
+def _watch(source: SecretProvider, provider: str) -> Watch | None:
+    try:
+        watcher = source.watch(provider)
+        return None if watcher is None else Watch(f"{source.name}:{provider}", watcher)
+    except Exception:  # noqa: BLE001 - a source that cannot watch is asked every time
+        return None
 
 
 def _locator(source: SecretProvider, provider: str) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn, SupportsIndex, TypeVar
 
 from ._secret import Secret
+from ._watch import Watch
 from .errors import ErrorCategory, SecretsError, SourceError
 
 _D = TypeVar("_D")
@@ -127,9 +128,13 @@ class Resolution:
         degraded: Answered by a lower source because a higher one failed (down, slow,
             throttled): the answer is not the one the chain would give with every source
             up. :attr:`degraded_reasons` says which sources failed and why.
-        cacheable: Whether a cache may keep this value (its source allows it).
+        cacheable: Whether a cache may keep this value (its source allows it, or can tell
+            when it changes: :attr:`watches`).
         duration: Seconds this resolution took.
         error: Why it was denied or failed.
+        watches: The sources asked up to the one that answered that can tell a change (the
+            environment, files), each with its token from before its fetch: a cache serves
+            the value while none changed.
     """
 
     provider: str
@@ -147,6 +152,7 @@ class Resolution:
     duration: float = 0.0
     error: SecretsError | None = None
     degraded: bool = False
+    watches: tuple[Watch, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def found(self) -> bool:

@@ -86,6 +86,7 @@ def build_secrets_manager(
         audit=_audit_middleware(settings, telemetry),
         # One setting for every signal: spans and audit events name principals alike.
         pseudonymize=settings.audit.pseudonymize,
+        hit_spans=settings.telemetry.hits,
     )
     return SecretsManager.stacked(
         sources, middleware=middleware, attempt_middleware=attempt_middleware, cache=cache
@@ -103,6 +104,7 @@ def middleware_stacks(
     service_name: str | None = None,
     pseudonymize: bool = False,
     circuits: Resilience | None = None,
+    hit_spans: str = "event",
 ) -> tuple[list[Middleware], list[AttemptMiddleware]]:
     """Return the resolution stack and the attempt stack, each outermost first.
 
@@ -120,10 +122,14 @@ def middleware_stacks(
         pseudonymize: Name principals by keyed pseudonyms in spans and audit events.
         circuits: Whose circuit breakers the circuit-state gauge reports; default
             ``resilience``.
+        hit_spans: What a cache hit adds to traces: ``event`` (an event on the caller's
+            recording span) or ``span`` (a span per hit).
     """
     policy = policy or default_policy()
     learner = ValueLearner(policy)
-    tracing = TracingMiddleware(tracer_provider, policy=policy, pseudonymize=pseudonymize)
+    tracing = TracingMiddleware(
+        tracer_provider, policy=policy, pseudonymize=pseudonymize, hits=hit_spans
+    )
     measuring = MetricsMiddleware(meter_provider, resilience=circuits or resilience)
     audit = audit or AuditMiddleware(
         policy=policy, service_name=service_name, pseudonymize=pseudonymize
@@ -139,7 +145,9 @@ def middleware_stacks(
         audit,
         # Just outside the cache, so that the deadline bounds waits there too.
         resilience.deadline_scope if resilience is not None else None,
-        # Innermost: a hit is still traced, measured and audited; a miss runs the chain.
+        # Innermost: a miss runs the chain. A hit is still traced, measured and audited:
+        # the manager serves it past this stack, through each layer's on_hit, innermost
+        # first, when every layer above the cache has one.
         cache,
     ]
     attempt_stack: list[AttemptMiddleware | None] = [
@@ -209,7 +217,14 @@ def _audit_middleware(settings: ChainSettings, telemetry: Telemetry | None) -> A
             )
         atexit.register(_seal, journal)
     pipeline: list[Any] = [
-        BatchingSinkProcessor(sink, meter_provider=meter_provider) for sink in sinks
+        BatchingSinkProcessor(
+            sink,
+            max_queue_size=options.queue_size,
+            max_batch_size=options.batch_size,
+            schedule_delay=options.schedule_delay,
+            meter_provider=meter_provider,
+        )
+        for sink in sinks
     ]
     if journal_path:
         pipeline.append(journal)
@@ -220,6 +235,8 @@ def _audit_middleware(settings: ChainSettings, telemetry: Telemetry | None) -> A
         pseudonymize=options.pseudonymize,
         failure_mode=options.failure_mode,
         meter_provider=meter_provider,
+        hits=options.hits_mode,
+        summary_window=options.summary_window,
     )
 
 

@@ -68,6 +68,9 @@ FIELDS: tuple[Field, ...] = (
     Field("duration_ms", "how long the resolution took"),
     Field("error.type", "why it failed, or was served stale or degraded"),
     Field("error.message", "the error, scrubbed"),
+    Field("count", "resolutions it stands for: 1, or the hits a secret.accessed summary counts"),
+    Field("first_time", "the first hit a summary counts (null for other events)"),
+    Field("last_time", "the last hit a summary counts (null for other events)"),
 )
 """The fields of an audit event, in the order the middleware writes them."""
 

@@ -34,3 +34,16 @@ AUDIT_JOURNAL = "ABSTRACTCORE_SECRETS_AUDIT_JOURNAL"
 
 AUDIT_FAILURE_MODE = "ABSTRACTCORE_SECRETS_AUDIT_FAILURE_MODE"
 """``warn`` (default) or ``block``: deny resolutions the journal could not record."""
+
+AUDIT_HITS = "ABSTRACTCORE_SECRETS_AUDIT_HITS"
+"""``every`` (an event per cache hit) or ``summary`` (counted per window); default
+``summary``, ``every`` in block mode."""
+
+AUDIT_SUMMARY_WINDOW = "ABSTRACTCORE_SECRETS_AUDIT_SUMMARY_WINDOW"
+"""Seconds a ``secret.accessed`` summary counts hits for (default 60)."""
+
+AUDIT_QUEUE_SIZE = "ABSTRACTCORE_SECRETS_AUDIT_QUEUE_SIZE"
+"""Events each background audit sink may hold waiting (default 20,000: 2 s at 10,000/s)."""
+
+TELEMETRY_HITS = "ABSTRACTCORE_SECRETS_TELEMETRY_HITS"
+"""``event`` (default: an event on the caller's span) or ``span`` (a span per cache hit)."""

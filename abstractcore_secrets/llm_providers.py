@@ -63,7 +63,6 @@ def looks_like_key(provider: str) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=1024)
 def validate_provider(provider: str) -> str:
     """Return ``provider`` normalised to lower case.
 
@@ -75,6 +74,15 @@ def validate_provider(provider: str) -> str:
     Raises:
         ConfigurationError: (a ``ValueError``) the name breaks that rule.
     """
+    if type(provider) is not str and isinstance(provider, str):
+        # A subclass may lie in __eq__ and __hash__: it must not share another name's memo.
+        provider = str.__str__(provider)
+    return _validated(provider)
+
+
+@functools.lru_cache(maxsize=1024)
+def _validated(provider: str) -> str:
+    """:func:`validate_provider`'s work, remembered per name (names repeat on every call)."""
     normalised = provider.strip().lower()
     if looks_like_key(provider.strip()):
         raise ConfigurationError(

@@ -55,6 +55,11 @@ class AttemptMiddleware(Protocol):
         ...
 
 
+def pass_hit(hit: Resolution) -> Resolution:
+    """The ``on_hit`` of a layer a cache hit passes by unchanged: the manager skips it."""
+    return hit
+
+
 _Request = TypeVar("_Request")
 _Result = TypeVar("_Result")
 

@@ -15,6 +15,7 @@ SCOPE_VERSION = __version__
 # Spans: low-cardinality names.
 SPAN_RESOLVE = "secrets.resolve"
 SPAN_LOOKUP = "secrets.lookup"
+SPAN_EVENT_CACHE_HIT = "secrets.cache_hit"
 
 # Attributes.
 PROVIDER = "secrets.provider"
@@ -34,6 +35,7 @@ ENDUSER_ID = "enduser.id"
 ENDUSER_PSEUDO_ID = "enduser.pseudo.id"
 
 # Metrics (OTel names; Prometheus renders them with units and _total).
+RESOLUTIONS = "abstractcore.secrets.resolutions"
 RESOLUTION_DURATION = "abstractcore.secrets.resolution.duration"
 LOOKUP_DURATION = "abstractcore.secrets.lookup.duration"
 CIRCUIT_STATE = "abstractcore.secrets.circuit.state"
@@ -52,6 +54,7 @@ EVENT_NOT_FOUND = "secret.not_found"
 EVENT_DENIED = "secret.denied"
 EVENT_ERROR = "secret.error"
 EVENT_ROTATED = "secret.rotated"
+EVENT_ACCESSED = "secret.accessed"  # a summary of cache hits
 
 # Bucket boundaries for durations in seconds: cache hits (microseconds) to slow backends.
 DURATION_BUCKETS = (

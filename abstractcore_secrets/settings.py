@@ -12,12 +12,14 @@ Precedence, lowest first: built-in defaults, the ``secrets`` section, the active
         "sources": {"vault": {"addr": "https://vault.example.com:8200",
                               "path": "secret/data/abstractcore"}},
         "resilience": {"attempts": 3, "failure_threshold": 5, "reset_timeout": 30},
-        "audit": {"journal": "~/.abstractcore/audit/journal.jsonl", "sinks": ["log"]},
+        "audit": {"journal": "~/.abstractcore/audit/journal.jsonl", "sinks": ["log"],
+                  "hits": "summary", "summary_window": 60},
+        "telemetry": {"hits": "event"},
         "profiles": {"dev": {"chain": ["env", "config"]}}
       }
     }
 
-Every section with fixed options (``cache``, ``resilience``, ``audit``) is a frozen
+Every section with fixed options (``cache``, ``resilience``, ``audit``, ``telemetry``) is a frozen
 dataclass read by one function, :func:`read_section`: its options and their types are the
 dataclass's fields, an option's environment variable and its check are the field's
 metadata. The sources' options come from each source's constructor (``sources.spec``).
@@ -41,7 +43,7 @@ from typing import Any, TypeVar
 from . import envvars
 from ._config_file import SECRETS, ConfigFile
 from ._files import InsecureFilePolicy, InsecureFileWarning
-from .audit import DEFAULT_SINKS, find_sink
+from .audit import DEFAULT_SINKS, BatchingSinkProcessor, find_sink
 from .audit._sink_registry import unknown_sink_message
 from .errors import ConfigurationError
 from .resilience import Resilience, RetryPolicy
@@ -52,6 +54,7 @@ __all__ = [
     "CacheSettings",
     "ChainSettings",
     "ResilienceSettings",
+    "TelemetrySettings",
     "load_settings",
     "read_section",
 ]
@@ -145,6 +148,37 @@ class AuditSettings:
     )
     pseudonymize: bool = False
     sinks: tuple[str, ...] = _option(DEFAULT_SINKS, check=_sink_names)
+    queue_size: int = _option(
+        _default_of(BatchingSinkProcessor, "max_queue_size"),
+        env=envvars.AUDIT_QUEUE_SIZE,
+        check=_at_least_one,
+    )
+    batch_size: int = _option(
+        _default_of(BatchingSinkProcessor, "max_batch_size"), check=_at_least_one
+    )
+    schedule_delay: float = _option(
+        _default_of(BatchingSinkProcessor, "schedule_delay"), check=_seconds
+    )
+    hits: str | None = _option(None, env=envvars.AUDIT_HITS, check=_one_of("every", "summary"))
+    summary_window: float = _option(60.0, env=envvars.AUDIT_SUMMARY_WINDOW, check=_positive_seconds)
+
+    @property
+    def hits_mode(self) -> str:
+        """``hits``, or its default: ``every`` in ``block`` mode, else ``summary``."""
+        if self.hits is not None:
+            return self.hits
+        return "every" if self.failure_mode == "block" else "summary"
+
+
+@dataclass(frozen=True)
+class TelemetrySettings:
+    """``secrets.telemetry``: what a cache hit adds to traces.
+
+    ``hits``: ``event`` (default) adds an event to the caller's span when it is recording,
+    and no span; ``span`` makes a ``secrets.resolve`` span of every hit.
+    """
+
+    hits: str = _option("event", env=envvars.TELEMETRY_HITS, check=_one_of("event", "span"))
 
 
 @dataclass(frozen=True)
@@ -159,6 +193,7 @@ class ChainSettings:
     profile: str | None = None
     resilience: ResilienceSettings = field(default_factory=ResilienceSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
     @property
     def cache_ttl(self) -> float:
@@ -312,6 +347,7 @@ def load_settings(
         profile=profile,
         resilience=section_of(ResilienceSettings, "resilience"),
         audit=section_of(AuditSettings, "audit"),
+        telemetry=section_of(TelemetrySettings, "telemetry"),
     )
 
 

@@ -58,7 +58,9 @@ def outcomes(telemetry: object) -> SecretsManager:
     )
     with principal("alice"):
         _report(manager.resolve("openai"))  # azure down, then found at vault
-        _report(manager.resolve("openai"))  # cache hit
+        tracer = telemetry.tracer_provider.get_tracer("telemetry-app")  # type: ignore[attr-defined]
+        with tracer.start_as_current_span("app.handler"):
+            _report(manager.resolve("openai"))  # cache hit of the degraded answer
         down.error = None  # azure is back, holding no keys
         _report(manager.resolve("mistral"))  # not found anywhere
         flaky.error = SourceForbiddenError("denied for the test", source="aws")

@@ -60,6 +60,9 @@ class TestAuditMiddleware:
             "duration_ms",
             "error.type",
             "error.message",
+            "count",
+            "first_time",
+            "last_time",
         }
         assert {
             k: event[k]

@@ -38,13 +38,19 @@ def _events(fingerprinter) -> list[dict]:
         fingerprinter=fingerprinter,
     )
     failing.resolve("openai")
+    audit.flush()  # writes the summary of the hit
     return sink.events
 
 
 def test_every_event_has_exactly_the_declared_fields_in_order(fingerprinter):
-    """Found, hit, not found and error: the same keys, the declaration's, in its order."""
+    """Found, not found, error and a hit summary: the same keys, the declaration's, in order."""
     events = _events(fingerprinter)
-    assert [e["outcome"] for e in events] == ["found", "found", "not_found", "error"]
+    assert [(e["event"], e["outcome"], e["count"]) for e in events] == [
+        ("secret.resolved", "found", 1),
+        ("secret.not_found", "not_found", 1),
+        ("secret.error", "error", 1),
+        ("secret.accessed", "found", 1),
+    ]
     for event in events:
         assert tuple(event) == FIELD_NAMES
 

@@ -84,6 +84,13 @@ def test_redaction_learning_benchmark_runs():
         assert label in result.stdout
 
 
+def test_redaction_scrub_benchmark_runs():
+    """bench_redaction_scrub.py --quick scrubs each log text with 0 to 256 values learnt."""
+    result = _quick_run("bench_redaction_scrub.py", timeout=300)
+    for label in ("INFO, no secret", "10 KB body, no secret", "line with a key", "256 values"):
+        assert label in result.stdout
+
+
 @pytest.mark.server
 def test_hot_path_benchmark_runs_every_case():
     """bench_hot_path.py --quick measures every case, the peer and the imports, with targets."""
@@ -95,7 +102,10 @@ def test_hot_path_benchmark_runs_every_case():
         "OpenBao read, uncached, full telemetry",
         "aws-secretsmanager-caching get_secret_string (hit)",
         "import abstractcore_secrets:",
+        "sustained 10,000/s for 3 s",
     ):
         assert case in result.stdout
-    # A status for each of the six targets of the table, and for the import time.
-    assert len(re.findall(r"(?:at target|over)$", result.stdout, re.MULTILINE)) == 7
+    # A status for each of the six targets of the table, the import time and the sustained
+    # rate.
+    assert len(re.findall(r"(?:at target|over)$", result.stdout, re.MULTILINE)) == 8
+    assert "journal: yes, OTLP audit records: yes, resolutions counter: yes" in result.stdout

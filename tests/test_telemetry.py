@@ -106,8 +106,16 @@ class TestOutcomesOverOTLP:
                 },
             }
         ]
+        # The hit served the degraded answer: it goes through the stack, so its own span
+        # says so (a fresh hit would be an event on the handler's span: test_hot_path.py).
+        (handler,) = [s for s in spans if s["name"] == "app.handler"]
+        assert handler["events"] == []
         hit = resolves[1]
-        assert hit["attributes"]["secrets.cache_hit"] is True
+        assert hit["parent_span_id"] == handler["span_id"]
+        assert (hit["attributes"]["secrets.cache_hit"], hit["attributes"]["secrets.degraded"]) == (
+            True,
+            True,
+        )
         assert not [s for s in spans if s["parent_span_id"] == hit["span_id"]]
         denied = resolves[3]
         assert denied["status"] == {"code": STATUS_ERROR, "message": "forbidden"}
@@ -144,7 +152,19 @@ class TestOutcomesOverOTLP:
         assert found
         assert degraded
         assert found[-1]["value"] == 1  # refreshed after rotation, every source up
-        assert degraded[-1]["value"] == 1  # the first, while azure was down
+        assert degraded[-1]["value"] == 1  # the first, while azure was down: the hit is not timed
+        counted = [p for p in points if p["name"] == "abstractcore.secrets.resolutions"]
+        assert {p["unit"] for p in counted} == {"{resolution}"}
+        totals = {
+            tuple(sorted(p["attributes"].items())): p["value"]
+            for p in counted  # cumulative: the last point of each series holds its total
+        }
+        assert sum(totals.values()) == 7  # every resolution, the cache hit included
+        # The hit of the degraded answer (no attempts of its own, so no error.type).
+        hit_key = tuple(
+            sorted({**fetched, "secrets.cache_hit": True, "secrets.degraded": True}.items())
+        )
+        assert totals.get(hit_key) == 1, sorted(totals.items())
         keys = {key for p in points for key in p["attributes"]}
         assert keys <= {
             "secrets.provider",

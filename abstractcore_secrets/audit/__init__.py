@@ -14,7 +14,7 @@ from types import ModuleType
 from .._aliases import former_submodule
 from ..errors import AuditFailureWarning, AuditUnavailableError
 from ._middleware import AuditMiddleware
-from ._pipeline import BatchingSinkProcessor, SimpleSinkProcessor
+from ._pipeline import BatchingSinkProcessor, BatchWriter, SimpleSinkProcessor
 from ._processors import Pseudonymise, Scrub
 from ._sink_registry import (
     DEFAULT_SINKS,
@@ -40,6 +40,7 @@ __all__ = [
     "AuditProcessor",
     "AuditSink",
     "AuditUnavailableError",
+    "BatchWriter",
     "BatchingSinkProcessor",
     "ExportFormat",
     "Journal",

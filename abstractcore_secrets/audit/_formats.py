@@ -1,12 +1,19 @@
-"""What an export format is: a name, a renderer, a file extension and an optional header.
+"""What an export format is, and how every reader counts the resolutions a record stands for.
 
 A format is declared once, next to its renderer, as an :class:`ExportFormat`, and registered
 in :mod:`.exports`; from the registry come ``export``'s formats, the CLI's ``--format``
 choices and the evidence bundle's file name. Nothing else lists format names.
+
+A record stands for ``count`` resolutions: 1 for an event of its own, N for a summary of N
+cache hits (``secret.accessed``, with ``first_time`` and ``last_time``). Records written
+before summaries existed have no ``count``: they stand for one. :func:`resolutions` and
+:func:`window` are the one reading of these fields that renderers, the report, the evidence
+bundle and ``find-key`` share.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -14,10 +21,62 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..llm_providers import looks_like_key
+from ..semconv import EVENT_ACCESSED
 from ..sources.spec import shown
 
 Renderer = Callable[[Mapping[str, Any]], str]
 """Renders one audit event as one line of text, without its line terminator."""
+
+COUNT_MAX = 2**53 - 1
+"""The largest ``count`` a reader accepts: the largest whole number every JSON reader holds
+exactly (RFC 7493). A real summary counts far fewer; a larger one was not written by us."""
+
+
+def resolutions(event: Mapping[str, Any]) -> int | None:
+    """Return how many resolutions ``event`` stands for: its ``count``, 1 when it has none.
+
+    Returns:
+        The count, or ``None`` when ``count`` is not a whole number from 1 to
+        :data:`COUNT_MAX` (a string, a boolean, a float, null, zero, negative, too large).
+    """
+    if "count" not in event:
+        return 1
+    count = event["count"]
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= COUNT_MAX:
+        return None
+    return count
+
+
+def is_aggregate(event: Mapping[str, Any]) -> bool:
+    """Return whether ``event`` is a summary, or otherwise stands for more than one resolution.
+
+    Formats that have a count of their own (OCSF's ``count``, CEF's ``cnt``) write it for
+    these records only: an event of its own is one occurrence, as those standards read a
+    record without a count.
+    """
+    return event.get("event") == EVENT_ACCESSED or (resolutions(event) or 1) > 1
+
+
+def parse_time(value: object) -> dt.datetime | None:
+    """Return an RFC 3339 time as an aware datetime (UTC when it has no zone), else ``None``."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def window(event: Mapping[str, Any]) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """Return the first and last hit a summary counts; ``None`` for each one not recorded."""
+    return parse_time(event.get("first_time")), parse_time(event.get("last_time"))
+
+
+def epoch_millis(moment: dt.datetime) -> int:
+    """Return an aware datetime as milliseconds since the epoch (OCSF's and CEF's times)."""
+    return int(moment.timestamp() * 1000)
+
 
 # A format's name is typed after --format and its extension ends a file name in the evidence
 # bundle: neither may hold a path separator, a blank or a leading dot.

@@ -2,6 +2,10 @@
 
 OCSF has no null: an attribute whose value is not known is left out, never written as JSON
 ``null``, and every attribute typed as a string is given a string.
+
+A summary of cache hits is an aggregate event in OCSF's terms: the base event's ``count``,
+with ``start_time`` and ``end_time`` its first and last hit. An event of its own has no
+``count``: OCSF defines it over a start and end time, which such an event does not have.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._version import __version__
-from ._formats import ExportFormat
+from ._formats import ExportFormat, epoch_millis, is_aggregate, resolutions, window
 
 OCSF_VERSION = "1.3.0"
 """The OCSF schema version the export follows (class API Activity, 6003)."""
@@ -63,6 +67,7 @@ def to_ocsf(event: Mapping[str, Any]) -> dict[str, Any]:
     service = _text(event.get("service.name"))
     provider = _text(event.get("provider"))
     resource_uid = _text(event.get("locator")) or _text(f"provider:{provider}")
+    first, last = window(event)
     record: dict[str, Any] = {
         "class_uid": 6003,
         "class_name": "API Activity",
@@ -76,6 +81,9 @@ def to_ocsf(event: Mapping[str, Any]) -> dict[str, Any]:
         "status_id": 1 if success else 2,
         "status": "Success" if success else "Failure",
         "time": _millis(event.get("time")),
+        "count": resolutions(event) if is_aggregate(event) else None,
+        "start_time": None if first is None else epoch_millis(first),
+        "end_time": None if last is None else epoch_millis(last),
         "metadata": {
             "version": OCSF_VERSION,
             "uid": _text(event.get("event_id")),
@@ -174,4 +182,4 @@ def _millis(value: object) -> int:
     moment = dt.datetime.fromisoformat(str(value))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
-    return int(moment.timestamp() * 1000)
+    return epoch_millis(moment)

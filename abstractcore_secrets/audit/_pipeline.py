@@ -5,6 +5,9 @@ resolution's thread (the journal: block mode needs its answer before the key is 
 :class:`BatchingSinkProcessor` puts the event on a bounded queue that a background thread
 drains, so that a slow logger or collector never delays a resolution. A full queue drops
 the event, counted in ``audit.records{result="dropped"}`` and warned about; it never blocks.
+A sink that writes batches (:class:`BatchWriter`: the OTel log sink, exporting straight to
+OTLP) gets up to ``max_batch_size`` events at once; what it did not record is counted
+``failed``. Every event queued ends in one of ``written``, ``failed`` or ``dropped``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import threading
 import time
 import warnings
 import weakref
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from .. import semconv as names
 from .._otel import meter
@@ -32,8 +36,12 @@ if TYPE_CHECKING:
 
 # AuditFailureWarning is defined in errors.py and stays importable from here.
 __all__ = [
+    "DEFAULT_MAX_BATCH_SIZE",
+    "DEFAULT_MAX_QUEUE_SIZE",
+    "DEFAULT_SCHEDULE_DELAY",
     "EXIT_TIMEOUT",
     "AuditFailureWarning",
+    "BatchWriter",
     "BatchingSinkProcessor",
     "SimpleSinkProcessor",
     "records_counter",
@@ -41,6 +49,32 @@ __all__ = [
 
 EXIT_TIMEOUT = 5.0
 """Seconds the batching processors have, together, to deliver their queues at exit."""
+
+DEFAULT_MAX_QUEUE_SIZE = 20_000
+"""Events a batching processor holds at most: 2 s of 10,000 resolutions per second, so a
+collector that stalls for that long loses nothing (about 2 KiB an event: 40 MiB at most)."""
+
+DEFAULT_MAX_BATCH_SIZE = 512
+"""Events handed to a sink that writes batches at once: one OTLP request (about 330 KB)."""
+
+DEFAULT_SCHEDULE_DELAY = 0.2
+"""Seconds a batch may wait to fill before it is written (a sink that writes batches only):
+at a low rate, one OTLP request per 200 ms rather than one per resolution."""
+
+
+@runtime_checkable
+class BatchWriter(Protocol):
+    """A sink that records a batch at once (the OTel log sink: one OTLP export).
+
+    A batching sink processor calls ``write_batch`` with the events it took off its queue,
+    each beside the context of the resolution that made it (its span, structlog's context
+    variables), and counts the events not recorded as ``failed``.
+    """
+
+    def write_batch(self, batch: Sequence[tuple[contextvars.Context, Mapping[str, Any]]]) -> int:
+        """Record the events of ``batch``; return how many were recorded (the rest failed)."""
+        ...
+
 
 _LOGGER = logging.getLogger("abstractcore_secrets.audit")
 
@@ -106,14 +140,20 @@ class BatchingSinkProcessor:
 
     The thread starts with the first event. ``flush()`` waits until every event queued
     before it is delivered; ``close()`` delivers the queue, stops the thread and closes the
-    sink; at exit, every processor still open is closed within :data:`EXIT_TIMEOUT`. The
-    context of the resolution (its span, structlog's context variables) is the sink's when
-    it records the event.
+    sink (what it could not deliver in time is counted ``dropped``); at exit, every
+    processor still open is closed within :data:`EXIT_TIMEOUT`. The context of the
+    resolution (its span, structlog's context variables) is the sink's when it records the
+    event.
+
+    A sink that writes batches (:class:`BatchWriter`) receives up to ``max_batch_size``
+    events at once: when that many wait, ``schedule_delay`` after the first of them, or at
+    ``flush()`` and ``close()``. Other sinks receive each event as soon as the thread can.
 
     Args:
         sink: A sink that is not durable.
         max_queue_size: Events waiting at most; past it they are dropped.
         max_batch_size: Events taken off the queue at a time.
+        schedule_delay: Seconds a batch may wait to fill (a sink that writes batches only).
         meter_provider: Where ``audit.records`` is counted; default the global one.
 
     Raises:
@@ -127,8 +167,9 @@ class BatchingSinkProcessor:
         self,
         sink: AuditSink | NamedSink,
         *,
-        max_queue_size: int = 2048,
-        max_batch_size: int = 512,
+        max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE,
+        max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+        schedule_delay: float = DEFAULT_SCHEDULE_DELAY,
         meter_provider: MeterProvider | None = None,
     ) -> None:
         if getattr(sink, "durable", False):
@@ -138,10 +179,14 @@ class BatchingSinkProcessor:
             )
         if max_queue_size < 1 or max_batch_size < 1:
             raise ConfigurationError("max_queue_size and max_batch_size must be at least 1")
+        if not schedule_delay >= 0:
+            raise ConfigurationError("schedule_delay must be a number of seconds >= 0")
         self.sink = sink
         self.name: str = sink.name
         self.max_queue_size = max_queue_size
         self.max_batch_size = max_batch_size
+        self.schedule_delay = schedule_delay
+        self._full_batch = min(max_batch_size, max_queue_size)
         self._records = records_counter(meter_provider)
         self._reset()
         # A forked child inherits the queue and a lock perhaps held, not the thread.
@@ -152,7 +197,9 @@ class BatchingSinkProcessor:
         self._condition = threading.Condition()
         self._queue: collections.deque[tuple[contextvars.Context, AuditEvent]] = collections.deque()
         self._queued = 0  # events accepted so far
-        self._done = 0  # events delivered (or failed) so far
+        self._taken = 0  # events taken off the queue so far
+        self._done = 0  # events delivered (or failed, or dropped at close) so far
+        self._flush_to = 0  # a flush waits for the events accepted before it
         self._dropping = False
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -161,6 +208,12 @@ class BatchingSinkProcessor:
         closed = self._closed
         self._reset()
         self._closed = closed
+
+    @property
+    def pending(self) -> int:
+        """Events waiting in the queue now (not those the sink is recording)."""
+        with self._condition:
+            return len(self._queue)
 
     def listening(self) -> bool:
         """Whether the sink would record an event now."""
@@ -177,7 +230,8 @@ class BatchingSinkProcessor:
                 self._dropping = False
                 if self._thread is None:
                     self._start_locked()
-                self._condition.notify_all()
+                elif len(self._queue) in (1, self._full_batch):
+                    self._condition.notify_all()  # what the thread waits for: not every event
                 return
             first_drop, self._dropping = not self._dropping, True
         self._records.add(1, {names.SINK: self.name, names.RESULT: "dropped"})
@@ -198,11 +252,17 @@ class BatchingSinkProcessor:
         """
         with self._condition:
             target = self._queued
+            self._flush_to = max(self._flush_to, target)
+            self._condition.notify_all()
             delivered = self._condition.wait_for(lambda: self._done >= target, timeout)
         return delivered and _flush(self.sink, timeout)
 
     def close(self, timeout: float | None = None) -> None:
-        """Deliver the queue (within ``timeout`` seconds), stop the thread, close the sink."""
+        """Deliver the queue (within ``timeout`` seconds), stop the thread, close the sink.
+
+        Events still queued when ``timeout`` has passed are dropped (counted, warned about);
+        a batch the sink is writing then is counted when it returns.
+        """
         with self._condition:
             if self._closed:
                 return
@@ -211,8 +271,21 @@ class BatchingSinkProcessor:
             self._condition.notify_all()
         if thread is not None:
             thread.join(timeout)
+        with self._condition:
+            left = len(self._queue)
+            self._queue.clear()
+            self._done += left
+            self._condition.notify_all()
         _open_processors.discard(self)
         _close(self.sink)
+        if left:
+            self._records.add(left, {names.SINK: self.name, names.RESULT: "dropped"})
+            warnings.warn(
+                f"audit sink {self.name!r}: closed with {left} events not yet delivered; "
+                "they are dropped",
+                AuditFailureWarning,
+                stacklevel=2,
+            )
 
     def _start_locked(self) -> None:
         self._thread = threading.Thread(
@@ -223,18 +296,50 @@ class BatchingSinkProcessor:
         _register_exit_hook()
 
     def _run(self) -> None:
+        writes_batches = isinstance(self.sink, BatchWriter)
         while True:
             with self._condition:
                 self._condition.wait_for(lambda: self._queue or self._closed)
                 if not self._queue:
                     return  # closed, and everything delivered
+                if writes_batches and self.schedule_delay > 0:
+                    self._condition.wait_for(self._batch_due, self.schedule_delay)
                 size = min(self.max_batch_size, len(self._queue))
                 batch = [self._queue.popleft() for _ in range(size)]
-            for context, event in batch:
-                context.run(self._deliver, event)
+                self._taken += size
+            if writes_batches:
+                self._write_batch(batch)
+            else:
+                for context, event in batch:
+                    context.run(self._deliver, event)
             with self._condition:
                 self._done += len(batch)
                 self._condition.notify_all()
+
+    def _batch_due(self) -> bool:
+        return len(self._queue) >= self._full_batch or self._closed or self._flush_to > self._taken
+
+    def _write_batch(self, batch: list[tuple[contextvars.Context, AuditEvent]]) -> None:
+        problem = None
+        try:
+            written = int(cast("BatchWriter", self.sink).write_batch(batch))
+        except Exception as exc:  # noqa: BLE001 - counted and reported; the thread goes on
+            written, problem = 0, type(exc).__name__
+        written = min(max(written, 0), len(batch))
+        failed = len(batch) - written
+        if written:
+            self._records.add(written, {names.SINK: self.name, names.RESULT: "written"})
+        if failed:
+            self._records.add(failed, {names.SINK: self.name, names.RESULT: "failed"})
+            _LOGGER.warning(
+                "audit sink %r could not record %d of a batch of %d events%s; the first was "
+                "event %s",
+                self.name,
+                failed,
+                len(batch),
+                f" ({problem})" if problem else "",
+                batch[0][1].get("event_id"),
+            )
 
     def _deliver(self, event: AuditEvent) -> None:
         try:

@@ -3,16 +3,19 @@
 A sink follows :class:`~abstractcore_secrets.audit.AuditSink`: a callable taking the event
 dict, with ``name``, ``durable``, ``listening()``, ``flush()`` and ``close()``. It may raise;
 its sink processor counts and reports the failure (``audit.records{result=failed}`` and a
-warning), never silently.
+warning), never silently. A sink may also write whole batches (``write_batch``, see
+:class:`~abstractcore_secrets.audit._pipeline.BatchWriter`): a batching sink processor then
+hands it what it takes off its queue at once, and counts what the sink says it recorded.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from opentelemetry import _logs
 from opentelemetry._logs._internal import ProxyLoggerProvider
@@ -23,6 +26,19 @@ if TYPE_CHECKING:
     from opentelemetry._logs import LoggerProvider
 
 AUDIT_LOGGER = "abstractcore_secrets.audit"
+
+DirectExport = Callable[[Sequence[_logs.LogRecord]], bool]
+"""Exports log records now, in the caller's thread; ``True`` when every exporter took them."""
+
+
+@runtime_checkable
+class DirectExportProvider(Protocol):
+    """A logger provider that can export records without its own queue (the one
+    ``configure_telemetry()`` sets up)."""
+
+    def direct_export(self, name: str, version: str | None = None) -> DirectExport | None:
+        """Return a function exporting records of the scope ``name``, or ``None``."""
+        ...
 
 
 class LoggingSink:
@@ -72,6 +88,12 @@ class OTelLogSink:
     The record's timestamp is the event's ``time``; its trace and span ids are those of the
     current span (``secrets.resolve``). Attributes follow :func:`otlp_attributes`, the shape
     the collector's journal receiver gives journal records too.
+
+    With the logger provider of ``configure_telemetry()`` (one with ``direct_export``),
+    batches from a batching sink processor (:meth:`write_batch`) are exported at once, from
+    that processor's thread: its queue is the only one they wait in, and an export that
+    fails is counted. Otherwise, and for a single event (:meth:`__call__`), the record goes
+    through the logs API, and the provider's processors (the SDK's queue) take it from there.
     """
 
     name = "otel"
@@ -82,6 +104,7 @@ class OTelLogSink:
         self._logger = _logs.get_logger(
             names.SCOPE, names.SCOPE_VERSION, logger_provider=logger_provider
         )
+        self._direct: DirectExport | None = None
 
     def flush(self, timeout: float | None = None) -> bool:  # noqa: ARG002 - nothing buffered
         """Nothing is buffered here: the SDK's processors export (``Telemetry.force_flush``)."""
@@ -92,20 +115,63 @@ class OTelLogSink:
 
     def listening(self) -> bool:
         """Whether an OTel SDK logger provider is set (the API alone drops every record)."""
-        provider = self._provider or _logs.get_logger_provider()
-        return not isinstance(provider, (_logs.NoOpLoggerProvider, ProxyLoggerProvider))
+        return not isinstance(
+            self._current_provider(), (_logs.NoOpLoggerProvider, ProxyLoggerProvider)
+        )
 
     def __call__(self, event: Mapping[str, Any]) -> None:
-        """Emit one event."""
-        severity = _logs.SeverityNumber.WARN if is_warning(event) else _logs.SeverityNumber.INFO
-        self._logger.emit(
-            timestamp=_unix_nanos(event.get("time")),
-            event_name=str(event["event"]),
-            body=str(event["event"]),
-            attributes=otlp_attributes(event),
-            severity_number=severity,
-            severity_text=severity.name,
-        )
+        """Emit one event through the logs API."""
+        self._logger.emit(**_record_fields(event))
+
+    def write_batch(self, batch: Sequence[tuple[contextvars.Context, Mapping[str, Any]]]) -> int:
+        """Export ``batch`` at once where the provider allows it, else emit each event.
+
+        Returns:
+            How many events were recorded: all, or none when the export failed (after the
+            exporter's retries).
+        """
+        export = self._direct_export()
+        emitted, records = 0, []
+        for context, event in batch:
+            try:
+                if export is None:
+                    context.run(self, event)
+                    emitted += 1
+                else:  # made in the event's context: its trace and span ids are its span's
+                    records.append(context.run(_record, event))
+            except Exception:  # noqa: BLE001, S112 - not recorded: counted as failed
+                continue
+        if export is None:
+            return emitted
+        return len(records) if records and export(records) else 0
+
+    def _current_provider(self) -> object:
+        return self._provider or _logs.get_logger_provider()
+
+    def _direct_export(self) -> DirectExport | None:
+        if self._direct is None:
+            provider = self._current_provider()
+            if isinstance(provider, DirectExportProvider):
+                self._direct = provider.direct_export(names.SCOPE, names.SCOPE_VERSION)
+        return self._direct
+
+
+def _record_fields(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of an event's log record, for ``Logger.emit`` and ``LogRecord`` alike."""
+    severity = _logs.SeverityNumber.WARN if is_warning(event) else _logs.SeverityNumber.INFO
+    return {
+        "timestamp": _unix_nanos(event.get("time")),
+        "event_name": str(event["event"]),
+        "body": str(event["event"]),
+        "attributes": otlp_attributes(event),
+        "severity_number": severity,
+        "severity_text": severity.name,
+    }
+
+
+def _record(event: Mapping[str, Any]) -> _logs.LogRecord:
+    """An event's log record, with the current context's trace and span ids."""
+    return _logs.LogRecord(**_record_fields(event))
 
 
 def is_warning(event: Mapping[str, Any]) -> bool:

@@ -4,6 +4,10 @@ The bundle is what an auditor receives: the records (in a chosen format), proof 
 journal they come from is intact (the verification report and the signed checkpoints), a
 table of which PCI DSS 10.2.2 elements each record carries, and ``MANIFEST.sha256`` so that
 the bundle itself can be checked (``sha256sum -c MANIFEST.sha256``).
+
+The verification report counts journal records, as the chain holds them; beside it, the
+export is counted in records and in the resolutions they stand for (the sum of their
+``count``: a summary of 500 cache hits is one record and 500 resolutions).
 """
 
 from __future__ import annotations
@@ -15,13 +19,16 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ._formats import resolutions
 from .exports import Filters, events, export, find_export_format
 from .journal import CHECKPOINT, read_records
 from .verify import verify
 
 
 def _user(event: Mapping[str, Any]) -> bool:
-    user = event.get("user") or {}
+    user = event.get("user")
+    if not isinstance(user, Mapping):
+        return False
     return bool(user.get("id") or user.get("pseudo_id") or user.get("os_user"))
 
 
@@ -47,6 +54,8 @@ def evidence_bundle(
     """Write an evidence bundle into ``folder`` (created 0700); return the manifest's path.
 
     The export is ``export.EXTENSION``, the extension that format ``fmt`` declares.
+    ``verification.json`` holds the journals' verification and, under ``export``, how many
+    records the export holds and how many resolutions they stand for.
 
     Raises:
         ConfigurationError: ``fmt`` is no registered export format (nothing is written).
@@ -56,6 +65,7 @@ def evidence_bundle(
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     with (folder / f"export.{extension}").open("w", encoding="utf-8") as out:
         export(paths, fmt, out, filters)
+    records, counted = _pci_table(paths, filters, folder / "pci-dss-10.2.2.csv")
     report = verify(paths, public_key)
     (folder / "verification.json").write_text(
         json.dumps(
@@ -66,6 +76,11 @@ def evidence_bundle(
                 "unsealed": report.unsealed,
                 "findings": [str(f) for f in report.findings],
                 "journals": [str(p) for p in paths],
+                "export": {
+                    "file": f"export.{extension}",
+                    "records": records,
+                    "resolutions": counted,
+                },
             },
             indent=2,
         )
@@ -76,7 +91,21 @@ def evidence_bundle(
             for _, raw in read_records(path):
                 if f'"type":"{CHECKPOINT}"'.encode() in raw:
                     out.write(raw + b"\n")
-    with (folder / "pci-dss-10.2.2.csv").open("w", encoding="utf-8", newline="") as out:
+    manifest = folder / "MANIFEST.sha256"
+    lines = [
+        f"{_sha256(item)}  {item.name}"
+        for item in sorted(folder.iterdir())
+        if item.is_file() and item != manifest
+    ]
+    manifest.write_text("\n".join(lines) + "\n")
+    return manifest
+
+
+def _pci_table(paths: Iterable[Path], filters: Filters | None, table: Path) -> tuple[int, int]:
+    """Write which PCI DSS 10.2.2 elements each exported record carries; return how many
+    records there are and how many resolutions they stand for."""
+    records = counted = 0
+    with table.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["event_id", *PCI_ELEMENTS])
         for event in events(paths, filters):
@@ -86,14 +115,9 @@ def evidence_bundle(
                     *("yes" if check(event) else "no" for check in PCI_ELEMENTS.values()),
                 ]
             )
-    manifest = folder / "MANIFEST.sha256"
-    lines = [
-        f"{_sha256(item)}  {item.name}"
-        for item in sorted(folder.iterdir())
-        if item.is_file() and item != manifest
-    ]
-    manifest.write_text("\n".join(lines) + "\n")
-    return manifest
+            records += 1
+            counted += resolutions(event) or 1  # events() has skipped records with a bad count
+    return records, counted
 
 
 def _sha256(path: Path) -> str:

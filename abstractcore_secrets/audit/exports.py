@@ -6,6 +6,10 @@ each is declared once as an :class:`ExportFormat` and registered here. The packa
 :data:`BUILTIN_EXPORT_FORMATS` (CSV, JSON lines, OCSF, CEF); another module adds one with
 :func:`register_export_format`, and ``export``, the CLI's ``--format`` and the evidence
 bundle offer it at once.
+
+Every reader goes through :func:`events`, which gives each event the ``count``,
+``first_time`` and ``last_time`` of a summary's shape: an older record without them stands
+for one resolution (``count`` 1, no first or last time).
 """
 
 from __future__ import annotations
@@ -25,7 +29,16 @@ from .._version import __version__
 from ..audit_event import CSV_COLUMNS
 from ..errors import ConfigurationError, UnknownExportFormatError
 from ..sources.spec import shown
-from ._formats import ExportFormat, Renderer
+from ._formats import (
+    COUNT_MAX,
+    ExportFormat,
+    Renderer,
+    epoch_millis,
+    is_aggregate,
+    parse_time,
+    resolutions,
+    window,
+)
 from ._ocsf import OCSF_FORMAT, OCSF_VERSION, to_ocsf
 from .journal import CHECKPOINT, ROTATED, journal_files, read_records
 
@@ -127,8 +140,12 @@ def events(
 
     Files are read journal by journal, each in chain order (:func:`.journal.journal_files`),
     whatever order they are given in. A line that is not an audit event (torn, not JSON, not
-    an object, no event object, a ``time`` that is not ISO 8601) is skipped and counted in
-    ``skipped``; the events after it are still yielded.
+    an object, no event object, a ``time`` that is not ISO 8601, a ``count`` that is not a
+    whole number from 1 up, a ``first_time`` or ``last_time`` that is neither null nor ISO
+    8601) is skipped and counted in ``skipped``; the events after it are still yielded.
+
+    Every event yielded has ``count``, ``first_time`` and ``last_time``: an older record
+    without them is given 1, null and null.
 
     Args:
         paths: Journal files, live or rotated.
@@ -163,7 +180,26 @@ def _event_of(raw: bytes) -> tuple[dict[str, Any] | None, str]:
         dt.datetime.fromisoformat(event["time"])
     except (KeyError, TypeError, ValueError):
         return None, "no ISO 8601 time"
-    return event, ""
+    why = _count_fields(event)
+    return (None, why) if why else (event, "")
+
+
+def _count_fields(event: dict[str, Any]) -> str:
+    """Give ``event`` a count, first and last time (1, null, null if it has none); return
+    why it cannot have them, if so."""
+    count = resolutions(event)
+    if count is None:
+        # A forged or garbled count would inflate or cancel every total that sums counts.
+        return f"a count that is not a whole number from 1 to {COUNT_MAX}"
+    if any(
+        event.get(name) is not None and parse_time(event[name]) is None
+        for name in ("first_time", "last_time")
+    ):
+        return "a first_time or last_time that is not ISO 8601"
+    event["count"] = count
+    event.setdefault("first_time", None)
+    event.setdefault("last_time", None)
+    return ""
 
 
 def to_jsonl(event: Mapping[str, Any]) -> str:
@@ -253,9 +289,14 @@ _CEF_SEVERITY = {"found": 3, "not_found": 5, "denied": 8, "error": 7}
 
 
 def to_cef(event: Mapping[str, Any]) -> str:
-    """Render one event as a CEF:0 line (severity 0-10 by outcome)."""
+    """Render one event as a CEF:0 line (severity 0-10 by outcome).
+
+    A summary carries its count as ``cnt`` (CEF's baseEventCount) and its first and last hit
+    as ``start`` and ``end`` (epoch milliseconds, as ``rt``).
+    """
     user = _mapping(event.get("user"))
     moment = _aware(dt.datetime.fromisoformat(str(event["time"])))
+    first, last = window(event)
     header = "|".join(
         _cef_header(part)
         for part in (
@@ -269,7 +310,10 @@ def to_cef(event: Mapping[str, Any]) -> str:
         )
     )
     extensions = {
-        "rt": str(int(moment.timestamp() * 1000)),
+        "rt": str(epoch_millis(moment)),
+        "cnt": resolutions(event) if is_aggregate(event) else None,
+        "start": None if first is None else epoch_millis(first),
+        "end": None if last is None else epoch_millis(last),
         "suser": user.get("id") or user.get("pseudo_id"),
         "shost": event.get("host.name"),
         "outcome": event.get("outcome"),

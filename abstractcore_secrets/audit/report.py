@@ -3,6 +3,9 @@
 Sections: resolutions over time by source and by outcome; denied and failed over time; top
 principals; first-seen principal/provider pairs; rotations. Built in one streaming pass
 over the journals, keeping only counts.
+
+Every count is of resolutions, not records: a record adds its ``count``, so a summary of 500
+cache hits counts 500, in the hour of its first hit.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..semconv import EVENT_ACCESSED
+from ._formats import parse_time, resolutions, window
 from .exports import Filters, Skipped, events
 
 _PALETTE = (
@@ -44,13 +49,14 @@ class _Tally:
         self.by_outcome: dict[str, Counter[str]] = defaultdict(Counter)
         self.failures: dict[str, Counter[str]] = defaultdict(Counter)
         self.principals: Counter[str] = Counter()
-        self.first_seen: dict[tuple[str, str], str] = {}
+        self.first_seen: dict[tuple[str, str], tuple[dt.datetime, str]] = {}
         self.rotations: list[tuple[str, str, str]] = []
         self.total = 0
+        self.records = 0
+        self.summaries = 0
+        self.summarised = 0
 
     def add(self, event: Mapping[str, Any]) -> None:
-        moment = dt.datetime.fromisoformat(str(event["time"]))
-        bucket = moment.strftime("%Y-%m-%d %H:00")
         given = event.get("user")
         user: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
         principal = str(user.get("id") or user.get("pseudo_id") or user.get("os_user") or "unknown")
@@ -58,13 +64,28 @@ class _Tally:
         if event.get("event") == "secret.rotated":
             self.rotations.append((str(event["time"]), provider, str(event.get("source"))))
             return
-        self.total += 1
-        self.by_source[bucket][str(event.get("source") or "none")] += 1
-        self.by_outcome[bucket][outcome] += 1
+        # A summary's hits are placed at the first of them: it is written after the last.
+        first, _ = window(event)
+        when = str(event["first_time"] if first is not None else event["time"])
+        moment = parse_time(when)
+        if moment is None:  # events() yields none such: their time is ISO 8601
+            return
+        bucket = moment.strftime("%Y-%m-%d %H:00")
+        count = resolutions(event) or 1  # events() has skipped records with a bad count
+        self.records += 1
+        self.total += count
+        if event.get("event") == EVENT_ACCESSED:
+            self.summaries += 1
+            self.summarised += count
+        self.by_source[bucket][str(event.get("source") or "none")] += count
+        self.by_outcome[bucket][outcome] += count
         if outcome in ("denied", "error"):
-            self.failures[bucket][outcome] += 1
-        self.principals[principal] += 1
-        self.first_seen.setdefault((principal, provider), str(event["time"]))
+            self.failures[bucket][outcome] += count
+        self.principals[principal] += count
+        # The earliest, not the first in the file: a summary is written after its hits.
+        seen = self.first_seen.get((principal, provider))
+        if seen is None or moment < seen[0]:
+            self.first_seen[(principal, provider)] = (moment, when)
 
 
 def render_report(
@@ -95,7 +116,12 @@ def render_report(
             "First-seen principal and provider pairs",
             _table(
                 ("first seen", "principal", "provider"),
-                sorted((when, who, what) for (who, what), when in tally.first_seen.items()),
+                (
+                    (when, who, what)
+                    for (who, what), (_, when) in sorted(
+                        tally.first_seen.items(), key=lambda item: (item[1][0], item[0])
+                    )
+                ),
             ),
         ),
         ("Rotations", _table(("time", "provider", "source"), tally.rotations)),
@@ -114,10 +140,23 @@ td, th {{ border: 1px solid #ccc; padding: 2px 8px; }}
 </style></head><body>
 <h1>Audit report</h1>
 <p>{tally.total} resolutions from {len(list(tally.principals))} principals.</p>
+{_counted(tally)}
 {warning}
 {body}
 </body></html>
 """
+
+
+def _counted(tally: _Tally) -> str:
+    """Say that counts are of resolutions, when summaries make them differ from records."""
+    if not tally.summaries:
+        return ""
+    return (
+        f'<p class="summaries">{tally.summarised} of these resolutions are cache hits counted '
+        f"by {tally.summaries} summary record(s) ({EVENT_ACCESSED}), of {tally.records} records "
+        "in all: every chart counts the resolutions each record stands for (its count), a "
+        "summary's in the hour of its first hit.</p>"
+    )
 
 
 def _legend(colours: Mapping[str, str]) -> str:

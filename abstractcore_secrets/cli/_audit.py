@@ -231,7 +231,9 @@ def find_key_command(paths: tuple[Path, ...], as_json: bool) -> None:
     """List every resolution that served a key read from stdin: when, to whom, from where.
 
     The key is never taken as an argument; it is fingerprinted with this installation's key,
-    and only fingerprints are compared. Exit 0 when found, 1 when never served.
+    and only fingerprints are compared. A summary of cache hits is one row that says how many
+    accesses it counts, from its first to its last; the total sums them. Exit 0 when found,
+    1 when never served.
     """
     from .._fingerprint import Fingerprinter
     from .._secret import Secret
@@ -255,6 +257,10 @@ def find_key_command(paths: tuple[Path, ...], as_json: bool) -> None:
             "source": e.get("source"),
             "locator": e.get("locator"),
             "event_id": e.get("event_id"),
+            # events() gives every event these: 1, null and null for one of its own.
+            "count": e["count"],
+            "first_time": e["first_time"],
+            "last_time": e["last_time"],
         }
         for e in events(paths, skipped=skipped)
         if e.get("fingerprint") == fingerprint and e.get("event") != EVENT_ROTATED
@@ -264,11 +270,22 @@ def find_key_command(paths: tuple[Path, ...], as_json: bool) -> None:
         console.print_json(served)
     elif served:
         console.print_table(
-            served, ("time", "user", "os_user", "host", "provider", "source", "locator")
+            [{**row, "accesses": _accesses(row)} for row in served],
+            ("time", "user", "os_user", "host", "provider", "source", "locator", "accesses"),
         )
+        total = sum(row["count"] for row in served)
+        console.say(f"this key was served {total} time(s), in {len(served)} record(s)")
     else:
         console.say("this key was never served according to these journals")
     raise SystemExit(0 if served else 1)
+
+
+def _accesses(row: Mapping[str, Any]) -> str:
+    """Say how many accesses a row counts: 1, or a summary's count, first and last time."""
+    first, last = row["first_time"], row["last_time"]
+    if first is None and last is None:
+        return str(row["count"]) if row["count"] == 1 else f"{row['count']} (times not recorded)"
+    return f"{row['count']} from {first or '?'} to {last or '?'}"
 
 
 @audit_group.command("report")

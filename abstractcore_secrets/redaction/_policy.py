@@ -5,7 +5,8 @@ Scrubbing never raises: if it fails, the whole text is replaced by the mask.
 
 Learnt values are found with an Aho-Corasick automaton: a scrub costs in proportion to the
 text, whatever the number of values; learning builds a new automaton and swaps it in, so that
-scrubbing threads never wait for it (each uses the automaton it read).
+scrubbing threads never wait for it (each uses the automaton it read). Key formats are looked
+for only in a text that holds a literal one of them requires (one more automaton's scan).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 import ahocorasick  # type: ignore[import-not-found]  # a C extension without type stubs
 
 from .._secret import Secret
-from ._patterns import COMBINED_PATTERN, SHORTEST_MATCH, is_sensitive_key
+from ._patterns import COMBINED_PATTERN, COMBINED_PREFILTER, SHORTEST_MATCH, is_sensitive_key
 
 MASK = "[REDACTED]"
 _MIN_VALUE = 6  # shorter values would mask innocent words
@@ -171,7 +172,7 @@ class RedactionPolicy:
         needles = self._needles  # read once: a learner may swap in a new one meanwhile
         if needles is not None:
             text = self._mask_values(needles, text)
-        if self.patterns and len(text) >= SHORTEST_MATCH:
+        if self.patterns and len(text) >= SHORTEST_MATCH and COMBINED_PREFILTER(text):
             text = COMBINED_PATTERN.sub(self._mask_match, text)
         return text
 

@@ -46,6 +46,10 @@ class StructlogRedactor:
         return scrubbed if isinstance(scrubbed, dict) else {"event": self.policy.mask}
 
 
+_RELEARNT_LIMIT = 256
+"""Hit objects remembered at most (one per cached key, so rarely more than a handful)."""
+
+
 class ValueLearner:
     """Middleware that teaches the policy every value resolved and every credential used.
 
@@ -55,6 +59,8 @@ class ValueLearner:
 
     def __init__(self, policy: RedactionPolicy) -> None:
         self.policy = policy
+        # Cache hits re-learnt, by id: each with the policy's generation at that time.
+        self._relearnt: dict[int, tuple[Resolution, int]] = {}
 
     def __call__(self, request: ResolveRequest, call_next: Handler) -> Resolution:
         """Learn the caller's explicit key and the resolved key."""
@@ -62,6 +68,23 @@ class ValueLearner:
         resolution = call_next(request)
         self.policy.add(resolution.value)
         return resolution
+
+    def on_hit(self, hit: Resolution) -> Resolution:
+        """Learn a cache hit's key again: one in use is never the one forgotten.
+
+        Once per hit object between two learnings: a value can only be forgotten when
+        another is learnt, so until then the policy's memory of it is as fresh as needed.
+        """
+        generation = self.policy._generation  # its package's own attribute: no call
+        seen = self._relearnt.get(id(hit))
+        if seen is not None and seen[0] is hit and seen[1] == generation:
+            return hit
+        self.policy.add(hit.value)
+        if len(self._relearnt) >= _RELEARNT_LIMIT:
+            self._relearnt.clear()
+        # The hit is kept with its id, so that the id cannot be reused meanwhile.
+        self._relearnt[id(hit)] = (hit, self.policy._generation)
+        return hit
 
     def attempt(self, request: AttemptRequest, call_next: AttemptHandler) -> Attempt:
         """Learn the source's credentials (a fresh Vault token after a login, ...) and value."""

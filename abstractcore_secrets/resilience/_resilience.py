@@ -17,7 +17,7 @@ from ..errors import (
     SourceTimeoutError,
     SourceUnavailableError,
 )
-from ..middleware import AttemptHandler, AttemptRequest
+from ..middleware import AttemptHandler, AttemptRequest, pass_hit
 from ._circuit import FAILURES, CircuitBreaker
 from ._deadline import ENDS, time_left
 from ._retry import RetryPolicy, backoff
@@ -67,6 +67,7 @@ class Resilience:
             )
         self.deadline = deadline
         self.workers = workers
+        self._deadline_scope = DeadlineScope(self)
         self._pools: dict[str, Pool] = {}
         self._sleep = sleep
         self._failure_threshold = failure_threshold
@@ -95,18 +96,10 @@ class Resilience:
         pool = self._pools.get(source)
         return 0 if pool is None else pool.busy
 
-    def deadline_scope(self, request: ResolveRequest, call_next: Handler) -> Resolution:
-        """Resolution middleware: bound the resolution, attempts and waits, by ``deadline``.
-
-        A scope inside another keeps the earlier deadline.
-        """
-        ends = time.monotonic() + self.deadline
-        outer = ENDS.get()
-        token = ENDS.set(ends if outer is None else min(outer, ends))
-        try:
-            return call_next(request)
-        finally:
-            ENDS.reset(token)
+    @property
+    def deadline_scope(self) -> DeadlineScope:
+        """Resolution middleware: bound the resolution, attempts and waits, by ``deadline``."""
+        return self._deadline_scope
 
     def __call__(self, request: AttemptRequest, call_next: AttemptHandler) -> Attempt:
         """Ask the source unless its circuit is open, retrying what is worth retrying."""
@@ -227,3 +220,26 @@ def _check_seconds(name: str, value: float) -> None:
 
 
 _EXAMPLES = {"timeout": 8, "deadline": 15}
+
+
+class DeadlineScope:
+    """Resolution middleware: bound the resolution, attempts and waits, by ``deadline``.
+
+    A scope inside another keeps the earlier deadline. A cache hit, which waits for
+    nothing, passes by it (:meth:`on_hit`).
+    """
+
+    def __init__(self, resilience: Resilience) -> None:
+        self._resilience = resilience
+
+    def __call__(self, request: ResolveRequest, call_next: Handler) -> Resolution:
+        """Run the rest of the stack within the deadline."""
+        ends = time.monotonic() + self._resilience.deadline
+        outer = ENDS.get()
+        token = ENDS.set(ends if outer is None else min(outer, ends))
+        try:
+            return call_next(request)
+        finally:
+            ENDS.reset(token)
+
+    on_hit = staticmethod(pass_hit)  # a hit waits for nothing: nothing to bound

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from types import TracebackType
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .._resolution import SecretRecord
 from .._secret import Secret
+
+if TYPE_CHECKING:
+    from .._watch import Watcher
 
 
 class SecretProvider(ABC):  # noqa: B024 - abstract in fetch at run time; see the docstring
@@ -81,6 +85,16 @@ class SecretProvider(ABC):  # noqa: B024 - abstract in fetch at run time; see th
     def locator(self, key: str) -> str:
         """Return where this source looks for ``key``; never a value."""
         return f"{self.name}:{key}"
+
+    def watch(self, key: str) -> Watcher | None:  # noqa: ARG002 - overridden by local sources
+        """Return a cheap function whose result changes when ``fetch(key)``'s may have.
+
+        A source that can tell (the environment, files) lets the cache keep its values and
+        check, on each hit, that nothing changed: an edit still shows on the next call.
+        ``None`` (the default): the source cannot tell; its values are cached only if
+        :attr:`cacheable`, for the cache's ttl.
+        """
+        return None
 
     def endpoint(self) -> tuple[str, int] | None:
         """Return the server's host and port, for telemetry; ``None`` for local sources."""

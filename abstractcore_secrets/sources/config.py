@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import envvars
 from .._config_file import ConfigFile
 from .._files import InsecureFilePolicy
 from .._resolution import SecretRecord
 from .._secret import Secret
+from .._watch import Watcher, environment_watcher, file_identity
 from .base import SecretProvider
 from .spec import SourceContext, source_spec
 
@@ -15,8 +17,8 @@ from .spec import SourceContext, source_spec
 class ConfigFileSecretProvider(SecretProvider):
     """Get keys from ``~/.abstractcore/config/abstractcore.json`` (``api_keys.<provider>``).
 
-    The file is read at each lookup, so edits show at once. A file that group or others
-    can read is refused (or read with a warning, by setting).
+    A cached value is served only while the file is unchanged, so edits show at once. A
+    file that group or others can read is refused (or read with a warning, by setting).
 
     Args:
         path: The file; default ``$ABSTRACTCORE_CONFIG_FILE`` or AbstractCore's location.
@@ -43,6 +45,17 @@ class ConfigFileSecretProvider(SecretProvider):
         if not value:
             return None
         return SecretRecord(Secret(value), locator=self.locator(key))
+
+    def watch(self, key: str) -> Watcher:  # noqa: ARG002 - one file holds every key
+        """Watch the file's identity (inode, size, times): an edit shows on the next call.
+
+        And the environment's policy for files others can read, when it is the one used.
+        """
+        path = self.file.path
+        if self._insecure_files is not None:
+            return lambda: file_identity(path)
+        policy = environment_watcher(None, [envvars.INSECURE_FILES])
+        return lambda: (file_identity(path), policy())
 
     def locator(self, key: str) -> str:
         """Return the file and the entry looked up."""

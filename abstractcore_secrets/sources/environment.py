@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
+from .. import envvars
 from .._files import KEY_FILE_LIMIT, InsecureFilePolicy, read_small_text
 from .._resolution import SecretRecord
 from .._secret import Secret
+from .._watch import Watcher, environment_watcher
 from ..errors import InvalidSourceError
 from ..llm_providers import KNOWN_ENV_VARS, env_var_names
 from .base import SecretProvider
@@ -25,12 +27,14 @@ class EnvironmentSecretProvider(SecretProvider):
     ``<PROVIDER>_API_KEY``.
 
     Args:
-        environ: The mapping to read; default ``os.environ``, read at each lookup.
+        environ: The mapping to read; default ``os.environ``. A cached value is served only
+            while the variables it was read from are unchanged (:meth:`watch`).
         insecure_files: What to do with a ``_FILE`` that others can read; default from
             ``ABSTRACTCORE_SECRETS_INSECURE_FILES``, else refuse.
     """
 
     name = "env"
+    # Kept by the cache only while the variables (and files) it read are unchanged.
     cacheable = False
     _KEY_MAPPING: ClassVar[Mapping[str, str]] = {
         provider: names[0] for provider, names in KNOWN_ENV_VARS.items()
@@ -48,6 +52,18 @@ class EnvironmentSecretProvider(SecretProvider):
     def locator(self, key: str) -> str:
         """Return the canonical variable name for ``key``."""
         return f"env:{env_var_names(key)[0]}"
+
+    def watch(self, key: str) -> Watcher:
+        """Watch the variables ``key`` is read from, and ``_FILE`` files named at the start."""
+        names = [name for variable in env_var_names(key) for name in (variable, f"{variable}_FILE")]
+        if self._insecure_files is not None:
+            return environment_watcher(self._environ, names)
+        # The policy a key file is read under comes from the process environment.
+        if self._environ is None:
+            return environment_watcher(None, [*names, envvars.INSECURE_FILES])
+        variables = environment_watcher(self._environ, names)
+        policy = environment_watcher(None, [envvars.INSECURE_FILES])
+        return lambda: (variables(), policy())
 
     def fetch(self, key: str) -> SecretRecord | None:
         """Return the first variable (or ``_FILE``) that holds the key, with its name."""

@@ -1,4 +1,9 @@
-"""Metrics middleware: resolution and lookup durations, secret age, circuit state.
+"""Metrics middleware: resolutions, resolution and lookup durations, secret age, circuits.
+
+Every resolution is counted (``resolutions``), cache hits included; a resolution that
+consulted the sources is also timed (``resolution.duration``). A hit is counted in a plain
+dictionary under a lock and reported when the SDK collects (an asynchronous counter):
+recording it in an SDK instrument would cost more than the hit itself (about 10 µs).
 
 Attributes are bounded: provider, source, outcome, cache_hit, stale, degraded, error.type.
 Never a value, a fingerprint, a user or a path.
@@ -11,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from .._otel import meter
@@ -19,13 +25,16 @@ from ..middleware import AttemptHandler, AttemptRequest, Handler, ResolveRequest
 from . import names
 
 if TYPE_CHECKING:
-    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.metrics import Meter, MeterProvider
 
     from ..resilience import Resilience
 
 
 MAX_PROVIDERS = 100
 """Distinct provider names recorded in metric attributes; the rest count as ``other``."""
+
+_Key = tuple[str | bool | None, ...]
+"""A resolution's metric attribute values, in ``_COUNTED``'s order."""
 
 
 class MetricsMiddleware:
@@ -45,10 +54,11 @@ class MetricsMiddleware:
         clock: Callable[[], float] = time.time,
     ) -> None:
         library_meter = meter(meter_provider)
+        self._tally = _tally_of(meter_provider or metrics.get_meter_provider(), library_meter)
         self._resolution = library_meter.create_histogram(
             names.RESOLUTION_DURATION,
             unit="s",
-            description="Duration of key resolutions.",
+            description="Duration of key resolutions that consulted the sources (not cache hits).",
             explicit_bucket_boundaries_advisory=list(names.DURATION_BUCKETS),
         )
         self._lookup = library_meter.create_histogram(
@@ -75,11 +85,15 @@ class MetricsMiddleware:
         self._since: dict[tuple[str, str], tuple[str, float]] = {}
         self._providers: set[str] = set()
         self._lock = threading.Lock()
+        self._hit_cells: dict[int, tuple[Resolution, list[int]]] = {}
 
     def __call__(self, request: ResolveRequest, call_next: Handler) -> Resolution:
-        """Time a resolution; track when each served key last changed."""
+        """Count a resolution, time it if it consulted the sources; track key changes."""
         started = time.perf_counter()
         resolution = call_next(request)
+        self._count(resolution)
+        if resolution.cache_hit and not resolution.attempts:
+            return resolution  # no source consulted: counted, not timed (as on_hit)
         attributes: dict[str, str | bool] = {
             names.PROVIDER: self._bounded(resolution.provider),
             names.SOURCE: resolution.source or "none",
@@ -95,6 +109,35 @@ class MetricsMiddleware:
             provider = str(attributes[names.PROVIDER])
             self._track_age(provider, resolution.source, resolution.fingerprint)
         return resolution
+
+    def on_hit(self, hit: Resolution) -> Resolution:
+        """Count a cache hit served without the stack."""
+        # The cache serves the same hit object until the key is refetched: its counting
+        # key is worked out once.
+        known = self._hit_cells.get(id(hit))
+        if known is not None and known[0] is hit:
+            cell = known[1]
+            with self._tally.lock:
+                cell[0] += 1
+            return hit
+        cell = self._count(hit)
+        if len(self._hit_cells) >= MAX_PROVIDERS:
+            self._hit_cells.clear()
+        self._hit_cells[id(hit)] = (hit, cell)  # kept with its id, so the id is not reused
+        return hit
+
+    def _count(self, resolution: Resolution) -> list[int]:
+        """Count ``resolution``; return the cell that counts its attributes' values."""
+        key = (
+            self._bounded(resolution.provider),
+            resolution.source or "none",
+            resolution.outcome.value,
+            resolution.cache_hit,
+            resolution.stale,
+            resolution.degraded,
+            resolution.error_type,
+        )
+        return self._tally.count(key)
 
     def _bounded(self, provider: str) -> str:
         """Return ``provider``, or ``other`` past the first ``MAX_PROVIDERS`` distinct names.
@@ -136,3 +179,75 @@ class MetricsMiddleware:
             return
         for source, breaker in self._resilience.breakers().items():
             yield Observation(int(breaker.state), {names.SOURCE: source})
+
+
+_COUNTED = (
+    names.PROVIDER,
+    names.SOURCE,
+    names.OUTCOME,
+    names.CACHE_HIT,
+    names.STALE,
+    names.DEGRADED,
+    names.ERROR_TYPE,
+)
+"""A resolution's metric attributes, in the order of its counting key."""
+
+
+def _attributes(key: _Key) -> dict[str, str | bool]:
+    """Return the metric attributes of a counting key (``error.type`` only when set)."""
+    return {name: value for name, value in zip(_COUNTED, key, strict=True) if value is not None}
+
+
+class _Tally:
+    """The resolutions counted on one meter, by every metrics layer using it.
+
+    One per meter, because the SDK keeps only the first asynchronous instrument of a name:
+    a second manager's layer adds to the same counts (and cumulative totals never go down
+    when a manager is dropped). Each count is a cell of its own, so that a hit adds to it
+    without hashing its key.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.cells: dict[_Key, list[int]] = {}
+
+    def count(self, key: _Key) -> list[int]:
+        """Count one resolution of ``key``; return its cell."""
+        with self.lock:
+            cell = self.cells.get(key)
+            if cell is None:
+                cell = self.cells[key] = [0]
+            cell[0] += 1
+        return cell
+
+    def observe(self, _options: CallbackOptions) -> Iterable[Observation]:
+        """The totals, for the SDK's collection."""
+        with self.lock:
+            counts = [(key, cell[0]) for key, cell in self.cells.items()]
+        for key, total in counts:
+            yield Observation(total, _attributes(key))
+
+
+_tallies: dict[int, tuple[object, _Tally]] = {}
+_tallies_lock = threading.Lock()
+
+
+def _tally_of(provider: object, library_meter: Meter) -> _Tally:
+    """Return ``provider``'s tally, registering its ``resolutions`` counter once.
+
+    By provider: the global proxy hands out a new meter at each call. The provider is kept
+    with its id, so that the id is not reused by another.
+    """
+    with _tallies_lock:
+        known = _tallies.get(id(provider))
+        if known is not None:
+            return known[1]
+        tally = _Tally()
+        library_meter.create_observable_counter(
+            names.RESOLUTIONS,
+            callbacks=[tally.observe],
+            unit="{resolution}",
+            description="Key resolutions, cache hits included.",
+        )
+        _tallies[id(provider)] = (provider, tally)
+        return tally

@@ -9,6 +9,11 @@ the batch processors' ``OTEL_BSP_*`` / ``OTEL_BLRP_*``. Exports run in backgroun
 with bounded queues: a collector that is down or slow never blocks a resolution; what does
 not fit is dropped. Everything is flushed at exit.
 
+Audit records skip the SDK's log queue: the logger provider set up here offers
+:meth:`DirectExportLoggerProvider.direct_export`, through which the audit's batching sink
+processor exports them from its own bounded, counted queue (docs/telemetry.md, "Audit
+back-pressure").
+
 Where the application already set a global SDK provider, it is used as it is and nothing
 is replaced.
 """
@@ -24,9 +29,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry import _logs, metrics, trace
-from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor, ReadWriteLogRecord
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogRecordExporter
+from opentelemetry import _logs, context, metrics, trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
+from opentelemetry.sdk._logs import (
+    Logger,
+    LoggerProvider,
+    LogRecordLimits,
+    LogRecordProcessor,
+    ReadableLogRecord,
+    ReadWriteLogRecord,
+)
+from opentelemetry.sdk._logs.export import (
+    BatchLogRecordProcessor,
+    ConsoleLogRecordExporter,
+    LogRecordExporter,
+    LogRecordExportResult,
+)
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -257,8 +275,11 @@ def _logger_provider(
     existing = _logs.get_logger_provider()
     if isinstance(existing, LoggerProvider):
         return existing
-    provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
     exporters = _exporters("logs", protocol, endpoint, ConsoleLogRecordExporter)
+    # The audit's own: its export never waits behind (or shares a connection with) the SDK's.
+    provider = DirectExportLoggerProvider(
+        resource, _exporters("logs", protocol, endpoint, ConsoleLogRecordExporter)
+    )
     if exporters:
         provider.add_log_record_processor(RedactingLogProcessor(telemetry.policy))
     for exporter in exporters:
@@ -266,6 +287,78 @@ def _logger_provider(
     _logs.set_logger_provider(provider)
     telemetry.owned.append(provider)
     return provider
+
+
+class DirectExportLoggerProvider(LoggerProvider):
+    """The SDK's logger provider, with a way out for records a caller queues itself.
+
+    Records emitted through the logs API take the SDK's way: the provider's processors
+    (redaction, then a ``BatchLogRecordProcessor`` whose queue drops its oldest records
+    when full, uncounted). :meth:`direct_export` gives a caller that has its own bounded,
+    counted queue and thread (the audit's ``BatchingSinkProcessor``) a function that
+    exports a batch now, through exporters of its own: the records are made as the SDK's
+    logger makes them (resource, scope, attribute limits), then skip the processors.
+
+    Args:
+        resource: The resource of every record.
+        exporters: Where :meth:`direct_export` sends batches; shut down with the provider.
+        log_record_limits: Attribute limits; default the SDK's (``OTEL_*_LIMIT``).
+    """
+
+    def __init__(
+        self,
+        resource: Resource,
+        exporters: Sequence[LogRecordExporter],
+        *,
+        log_record_limits: LogRecordLimits | None = None,
+    ) -> None:
+        self._limits = log_record_limits or LogRecordLimits()
+        super().__init__(resource=resource, shutdown_on_exit=False, log_record_limits=self._limits)
+        self._direct_exporters = list(exporters)
+        self._direct_lock = threading.Lock()
+
+    def direct_export(
+        self, name: str, version: str | None = None
+    ) -> Callable[[Sequence[_logs.LogRecord]], bool] | None:
+        """Return a function exporting log records of the scope ``name`` now, in its caller's
+        thread, and telling whether every exporter took them (after the exporters' own
+        retries); ``None`` when there is nowhere to export (``OTEL_LOGS_EXPORTER=none``,
+        ``OTEL_SDK_DISABLED``).
+        """
+        logger = self.get_logger(name, version)
+        if not isinstance(logger, Logger) or not self._direct_exporters:
+            return None
+        return functools.partial(self._export, logger)
+
+    def _export(self, logger: Logger, records: Sequence[_logs.LogRecord]) -> bool:
+        resource, scope = logger.resource, logger.instrumentation_scope
+        batch = []
+        for record in records:
+            # As Logger.emit, then BatchLogRecordProcessor.on_emit, shape the record.
+            writable = ReadWriteLogRecord(record, resource, scope, self._limits)
+            writable.log_record.context = context.Context()  # not exported; not kept either
+            batch.append(ReadableLogRecord(writable.log_record, resource, scope, self._limits))
+        # As the SDK's batch processor: the export's own HTTP or gRPC calls are not traced.
+        token = context.attach(context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        try:
+            with self._direct_lock:
+                results = [_export_to(exporter, batch) for exporter in self._direct_exporters]
+        finally:
+            context.detach(token)
+        return all(results)
+
+    def shutdown(self) -> None:
+        """Shut the SDK's processors down, then the direct exporters (ending their retries)."""
+        super().shutdown()
+        for exporter in self._direct_exporters:
+            exporter.shutdown()  # type: ignore[no-untyped-call]
+
+
+def _export_to(exporter: LogRecordExporter, batch: list[ReadableLogRecord]) -> bool:
+    try:
+        return exporter.export(batch) is LogRecordExportResult.SUCCESS
+    except Exception:  # noqa: BLE001 - an exporter that raises failed: counted by the caller
+        return False
 
 
 class RedactingSpanExporter(SpanExporter):

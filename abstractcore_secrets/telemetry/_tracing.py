@@ -1,5 +1,9 @@
 """Tracing middleware: a ``secrets.resolve`` span per resolution, ``secrets.lookup`` per attempt.
 
+A cache hit served without the stack (``hits="event"``, the default) makes no span: it adds
+a ``secrets.cache_hit`` event to the caller's span when that one is recording, and nothing
+otherwise; ``hits="span"`` makes a ``secrets.resolve`` span of every hit, as a miss has.
+
 A source that fails before a later one succeeds marks only its own lookup span as an error:
 the resolution handled it. Attributes are computed only when a span is recording. Spans
 nest under the caller's current span, and an SDK instrumentation (botocore, requests) nests
@@ -8,6 +12,7 @@ under the lookup span, which is current while the source runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
@@ -15,9 +20,11 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .._fingerprint import Fingerprinter
 from .._resolution import Attempt, Outcome, Resolution
+from ..errors import ConfigurationError
 from ..middleware import AttemptHandler, AttemptRequest, Handler, ResolveRequest
 from ..principal import current_principal
 from ..redaction import RedactionPolicy, default_policy
+from ..sources.spec import shown
 from . import names
 
 if TYPE_CHECKING:
@@ -37,7 +44,16 @@ class TracingMiddleware:
         policy: The redaction policy; default the process-wide one.
         pseudonymize: Put ``enduser.pseudo.id`` (keyed HMAC) instead of ``enduser.id``.
         fingerprinter: Keys the pseudonyms; default the installation's key.
+        hits: ``event`` (an event on the caller's recording span) or ``span`` (a span per
+            cache hit).
+
+    Raises:
+        ConfigurationError: ``hits`` is neither.
     """
+
+    on_hit: Callable[[Resolution], Resolution] | None
+    """What a hit served without the stack does here; ``None`` in ``span`` mode, so that
+    every hit goes through the stack and its span."""
 
     def __init__(
         self,
@@ -46,7 +62,11 @@ class TracingMiddleware:
         policy: RedactionPolicy | None = None,
         pseudonymize: bool = False,
         fingerprinter: Fingerprinter | None = None,
+        hits: str = "event",
     ) -> None:
+        if hits not in ("event", "span"):
+            raise ConfigurationError(f"telemetry hits must be 'event' or 'span', not {shown(hits)}")
+        self.on_hit = self._hit_event if hits == "event" else None
         self._tracer = trace.get_tracer(
             names.SCOPE, names.SCOPE_VERSION, tracer_provider=tracer_provider
         )
@@ -66,6 +86,21 @@ class TracingMiddleware:
                 if resolution.outcome in _FAILED:
                     span.set_status(Status(StatusCode.ERROR, resolution.error_type))
             return resolution
+
+    @staticmethod
+    def _hit_event(hit: Resolution) -> Resolution:
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.add_event(
+                names.SPAN_EVENT_CACHE_HIT,
+                {
+                    names.PROVIDER: hit.provider,
+                    names.SOURCE: hit.source or "none",
+                    names.STALE: hit.stale,
+                    names.DEGRADED: hit.degraded,
+                },
+            )
+        return hit
 
     def attempt(self, request: AttemptRequest, call_next: AttemptHandler) -> Attempt:
         """Wrap one source's fetch in a ``secrets.lookup`` span."""

@@ -373,7 +373,7 @@ def variables() -> list[dashboard_builders.QueryVariable]:
     Returns:
         The variables, in the order they appear at the top of the dashboard.
     """
-    resolutions = "abstractcore_secrets_resolution_duration_seconds_count"
+    resolutions = "abstractcore_secrets_resolutions_total"
     lookups = "abstractcore_secrets_lookup_duration_seconds_count"
     return [
         _variable("service", "Service", f"label_values({resolutions}, job)"),

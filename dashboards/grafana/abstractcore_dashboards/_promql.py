@@ -20,9 +20,12 @@ _SECRETS_SOURCE = 'secrets_source=~"$source"'
 _PROVIDER = 'provider=~"$provider"'
 _SOURCE = 'source=~"$source"'
 
-# Emitted by the library.
+# Emitted by the library. Counts of resolutions read the counter, which counts every
+# resolution, cache hits included; the histogram times only the resolutions that went through
+# the chain of sources (a fresh cache hit is counted, not timed), so it serves latency only.
+_RESOLUTION_COUNTER = "abstractcore_secrets_resolutions_total"
 RESOLUTIONS = _selector(
-    "abstractcore_secrets_resolution_duration_seconds_count",
+    _RESOLUTION_COUNTER,
     _SERVICE,
     _SECRETS_PROVIDER,
     _SECRETS_SOURCE,
@@ -39,7 +42,7 @@ SECRET_AGE = _selector(
     "abstractcore_secrets_secret_age_seconds", _SERVICE, _SECRETS_PROVIDER, _SECRETS_SOURCE
 )
 DENIED_RESOLUTIONS = _selector(
-    "abstractcore_secrets_resolution_duration_seconds_count",
+    _RESOLUTION_COUNTER,
     _SERVICE,
     _SECRETS_PROVIDER,
     _SECRETS_SOURCE,

@@ -164,16 +164,18 @@ def _per_source() -> list[PanelBuilder]:
         ),
         timeseries(
             "Resolution latency p99 by source",
-            "99th percentile of a whole resolution's time, cache included, by winning "
-            "source (5-minute window).",
+            "99th percentile of the time of resolutions that went through the chain of "
+            "sources (cache misses, refreshes, stale answers, errors), by winning source "
+            "(5-minute window). Cache hits are counted but not timed: they are not in it.",
             [query(q.RESOLUTION_P99_RATE5M, "{{secrets_source}}")],
             links=[GUIDE],
             unit="s",
         ),
         latency_heatmap(
             "Resolution latency distribution",
-            "Resolutions per second in each duration bucket: cache hits sit at the bottom, "
-            "slow sources and time-outs at the top.",
+            "Timed resolutions per second in each duration bucket: local sources at the "
+            "bottom, slow sources and time-outs at the top. Cache hits are counted but not "
+            "timed: they are not here (see Resolutions by cache hit).",
             query(
                 f"sum by (le) (rate({q.RESOLUTION_BUCKETS}[$__rate_interval]))",
                 "{{le}}",

@@ -342,3 +342,68 @@ func TestCheckpointsTakeTheWritersResource(t *testing.T) {
 		t.Errorf("a checkpoint in the next batch: got %+v", next[0].res)
 	}
 }
+
+func TestDecodeSummaryAndCountFields(t *testing.T) {
+	// A secret.accessed summary and an event of its own, as the Python library writes them:
+	// count an integer, first_time and last_time strings or null.
+	summary := []byte(`{"event":{"attempts":[],"cache_hit":true,"count":500,"degraded":false,` +
+		`"duration_ms":null,"error.message":null,"error.type":null,"event":"secret.accessed",` +
+		`"event_id":"e1","fingerprint":"hmac-sha256:aa","first_time":"2026-11-28T10:00:00.000001+00:00",` +
+		`"host.name":"web-1","last_time":"2026-11-28T10:00:59.912345+00:00","locator":"vault:openai",` +
+		`"outcome":"found","process.pid":42,"provider":"openai","seq":2,"service.name":"svc",` +
+		`"source":"vault","source_request_id":null,"span_id":null,"stale":false,` +
+		`"time":"2026-11-28T10:01:00.000210+00:00","trace_id":null,` +
+		`"user":{"id":"alice","os_user":"svc"},"version":null},"hash":"h2","prev":"h1","seq":2}`)
+	single := []byte(`{"event":{"count":1,"event":"secret.resolved","first_time":null,` +
+		`"last_time":null,"outcome":"found","service.name":"svc","host.name":"web-1",` +
+		`"time":"2026-11-28T10:00:00.000001+00:00"},"hash":"h1","prev":"p","seq":1}`)
+
+	got := logsAsRaw(decodeAll(t, single, summary))
+
+	require.Len(t, got, 1)
+	records := got[0]["records"].([]map[string]any)
+	assert.Equal(t, map[string]any{
+		"count":        int64(1),
+		"outcome":      "found",
+		"service.name": "svc",
+		"host.name":    "web-1",
+		"time":         "2026-11-28T10:00:00.000001+00:00",
+		"journal.seq":  int64(1),
+		"journal.hash": "h1",
+		"journal.prev": "p",
+	}, records[0]["attributes"])
+	assert.Equal(t, map[string]any{
+		"time":            ts("2026-11-28T10:01:00.000210Z"),
+		"event_name":      "secret.accessed",
+		"body":            "secret.accessed",
+		"severity_number": plog.SeverityNumberInfo,
+		"severity_text":   "INFO",
+		"trace_id":        "",
+		"span_id":         "",
+		"attributes": map[string]any{
+			"attempts":     "[]",
+			"cache_hit":    true,
+			"count":        int64(500),
+			"degraded":     false,
+			"event_id":     "e1",
+			"fingerprint":  "hmac-sha256:aa",
+			"first_time":   "2026-11-28T10:00:00.000001+00:00",
+			"host.name":    "web-1",
+			"last_time":    "2026-11-28T10:00:59.912345+00:00",
+			"locator":      "vault:openai",
+			"outcome":      "found",
+			"process.pid":  int64(42),
+			"provider":     "openai",
+			"seq":          int64(2),
+			"service.name": "svc",
+			"source":       "vault",
+			"stale":        false,
+			"time":         "2026-11-28T10:01:00.000210+00:00",
+			"user.id":      "alice",
+			"user.os_user": "svc",
+			"journal.seq":  int64(2),
+			"journal.hash": "h2",
+			"journal.prev": "h1",
+		},
+	}, records[1])
+}
