@@ -84,6 +84,7 @@ class RedactionPolicy:
         self._needles: _Automaton | None = None
         self._built = 0  # the generation of _known that _needles finds
         self._generation = 0
+        self._clean = _CleanTexts(None, patterns)
         # Held for dictionary updates only, never for a build: a cache hit re-learning its
         # key never waits for another thread's new automaton.
         self._lock = threading.Lock()
@@ -170,11 +171,22 @@ class RedactionPolicy:
 
     def _scrub_text(self, text: str) -> str:
         needles = self._needles  # read once: a learner may swap in a new one meanwhile
+        patterns = self.patterns
+        clean = self._clean
+        if clean.needles is not needles or clean.patterns != patterns:
+            clean = self._clean = _CleanTexts(needles, patterns)
+        # Exact strings only: a subclass's own equality could claim to be a clean text.
+        exact = type(text) is str
+        if exact and text in clean.texts:
+            return text
+        scrubbed = text
         if needles is not None:
-            text = self._mask_values(needles, text)
-        if self.patterns and len(text) >= SHORTEST_MATCH and COMBINED_PREFILTER(text):
-            text = COMBINED_PATTERN.sub(self._mask_match, text)
-        return text
+            scrubbed = self._mask_values(needles, scrubbed)
+        if patterns and len(scrubbed) >= SHORTEST_MATCH and COMBINED_PREFILTER(scrubbed):
+            scrubbed = COMBINED_PATTERN.sub(self._mask_match, scrubbed)
+        if exact and scrubbed == text:
+            clean.remember(text)
+        return scrubbed
 
     def _mask_values(self, needles: _Automaton, text: str) -> str:
         """Mask the leftmost, then longest, occurrences of learnt forms, without overlaps.
@@ -208,6 +220,36 @@ class RedactionPolicy:
         if self.on_redact is not None:
             with contextlib.suppress(Exception):  # a broken counter must not stop redaction
                 self.on_redact(rule)
+
+
+class _CleanTexts:
+    """Texts found to hold nothing to mask, with one automaton and pattern setting.
+
+    The same texts come back on every resolution (a locator, a principal, a provider's
+    name): found clean once, they are not scanned again. Tied to the automaton it was
+    filled with: a value learnt since (a new automaton) starts an empty set, so that a text
+    holding that value is never taken for clean. Masked texts are not remembered: each
+    redaction is counted.
+    """
+
+    LIMIT = 4096
+    """Texts remembered at most; the set is emptied when full (most are a handful)."""
+
+    LONGEST = 512
+    """Longer texts (free-form messages) are rarely repeated: not remembered."""
+
+    def __init__(self, needles: _Automaton | None, patterns: bool) -> None:
+        self.needles = needles
+        self.patterns = patterns
+        self.texts: set[str] = set()
+
+    def remember(self, text: str) -> None:
+        """Remember ``text`` as clean (unless it is too long to be worth it)."""
+        if len(text) > self.LONGEST:
+            return
+        if len(self.texts) >= self.LIMIT:
+            self.texts.clear()
+        self.texts.add(text)
 
 
 class _Automaton(Protocol):
