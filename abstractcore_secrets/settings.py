@@ -48,6 +48,7 @@ from .audit._sink_registry import unknown_sink_message
 from .errors import ConfigurationError
 from .resilience import Resilience, RetryPolicy
 from .source_factories import checked_options, find_source, managed_sources, shown, source_names
+from .sources.spec import nearest
 
 __all__ = [
     "AuditSettings",
@@ -334,6 +335,7 @@ def load_settings(
     sources = _as_dict(section.get("sources", {}), "secrets.sources", path)
     for name, options in sources.items():
         _as_dict(options, f"secrets.sources.{shown(name)}", path)
+    _check_profiles(_as_dict(config.section(SECRETS), "secrets", path), path)
 
     def section_of(kind: type[Section], name: str) -> Section:
         return read_section(kind, section.get(name, {}), f"{path} secrets.{name}", environ)
@@ -351,6 +353,94 @@ def load_settings(
     )
 
 
+SECTION_SETTINGS = (
+    "chain",
+    "sources",
+    "cache",
+    "insecure_files",
+    "resilience",
+    "audit",
+    "telemetry",
+    "profile",
+    "profiles",
+)
+"""What the ``secrets`` section may set; a profile, the same but ``profile`` and ``profiles``."""
+
+_SECTIONS: dict[str, type[Any]] = {
+    "cache": CacheSettings,
+    "resilience": ResilienceSettings,
+    "audit": AuditSettings,
+    "telemetry": TelemetrySettings,
+}
+
+
+def _check_profiles(raw: object, path: Path) -> None:
+    """Refuse a typo anywhere in the ``secrets`` section, whichever profile is active.
+
+    The base section, and each profile as if it were active (merged over the base, without
+    the environment's overrides): unknown settings, unknown sources, sources' unknown or
+    mistyped options, and the fixed sections' options. A profile used once a month must not
+    fail only on that day, nor a source outside the chain be configured in vain.
+    """
+    section = _as_dict(raw, "secrets", path)
+    _check_names(section, SECTION_SETTINGS, f"{path} secrets")
+    profiles = _as_dict(section.get("profiles") or {}, "secrets.profiles", path)
+    merged_profiles: dict[str | None, dict[str, Any]] = {None: section}
+    for name, raw_profile in profiles.items():
+        where = f"{path} secrets.profiles.{shown(name)}"
+        profile = _as_dict(raw_profile, f"secrets.profiles.{shown(name)}", path)
+        _check_names(profile, SECTION_SETTINGS[:-2], where)
+        merged_profiles[name] = _deep_merge(section, profile)
+    for profile_name, merged in merged_profiles.items():
+        try:
+            _check_merged(merged, path)
+        except ConfigurationError as error:
+            if profile_name is None:
+                raise
+            # Raised anew, without its cause: the message is all the caller needs.
+            raise ConfigurationError(f"{error} (in profile {shown(profile_name)})") from None
+
+
+def _check_merged(merged: Mapping[str, Any], path: Path) -> None:
+    """Check a section (the base one, or a profile merged over it) as if it were active."""
+    where = f"{path} secrets"
+    sources = merged.get("sources") or {}
+    _check_sources(sources, where, path)
+    if merged.get("chain") is not None:
+        _chain(None, merged["chain"], sources, path)
+    if "insecure_files" in merged:
+        _insecure_policy({}, merged)
+    for key, kind in _SECTIONS.items():
+        if key in merged:
+            read_section(kind, merged[key], f"{where}.{key}", {})
+
+
+def _check_sources(sources: object, where: str, path: Path) -> None:
+    """Every configured source exists, and its options are its own (in the chain or not)."""
+    for name, options in _as_dict(sources, "secrets.sources", path).items():
+        spec = find_source(name) if isinstance(name, str) else None
+        if spec is None:
+            raise ConfigurationError(
+                f"{where}.sources names an unknown source {shown(name)}"
+                f"{nearest([name], source_names())}; known: {', '.join(source_names())}"
+            )
+        if spec.options is not None:
+            checked_options(
+                _as_dict(options, f"secrets.sources.{name}", path),
+                spec.options,
+                f"{where}.sources.{name}",
+            )
+
+
+def _check_names(section: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
+    unknown = sorted((name for name in section if name not in known), key=str)
+    if unknown:
+        raise ConfigurationError(
+            f"{where} has unknown settings [{', '.join(map(shown, unknown))}]"
+            f"{nearest(unknown, known)}; known: {', '.join(known)}"
+        )
+
+
 def _chain(
     from_env: str | None,
     from_file: object,
@@ -366,11 +456,11 @@ def _chain(
         names, where = list(from_file), f"{path} secrets.chain"
     else:
         return ("env", *managed_sources(sources), "config")
-    unknown = [shown(name) for name in names if find_source(name) is None]
+    unknown = [name for name in names if find_source(name) is None]
     if unknown or not names:
         raise ConfigurationError(
-            f"{where} names unknown sources [{', '.join(unknown) or '(none given)'}]; "
-            f"known: {', '.join(source_names())}"
+            f"{where} names unknown sources [{', '.join(map(shown, unknown)) or '(none given)'}]"
+            f"{nearest(unknown, source_names())}; known: {', '.join(source_names())}"
         )
     if len(set(names)) != len(names):
         raise ConfigurationError(f"{where} names a source twice: {names}")

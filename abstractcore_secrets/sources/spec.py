@@ -8,6 +8,7 @@ group :data:`ENTRY_POINT_GROUP`.
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import math
 import re
@@ -167,10 +168,11 @@ def checked_options(raw: Mapping[str, Any], schema: OptionSchema, where: str) ->
     Raises:
         ConfigurationError: An option is unknown or of the wrong type.
     """
-    unknown = sorted(shown(name) for name in set(raw) - set(schema))
+    unknown = sorted(set(raw) - set(schema), key=str)
     if unknown:
         raise ConfigurationError(
-            f"{where} has unknown options [{', '.join(unknown)}]; known: {sorted(schema)}"
+            f"{where} has unknown options [{', '.join(map(shown, unknown))}]"
+            f"{nearest(unknown, schema)}; known: {sorted(schema)}"
         )
     options: dict[str, Any] = {}
     for name, value in raw.items():
@@ -234,6 +236,16 @@ def shown(value: object) -> str:
     if isinstance(value, float):
         return repr(value)
     return f"(a JSON {'array' if isinstance(value, list) else type(value).__name__})"
+
+
+def nearest(unknown: Iterable[object], known: Iterable[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the first unknown name that is a typo of a known
+    one, else ``""``. Only known names are shown: the unknown one may be a pasted key."""
+    choices = list(known)
+    for name in unknown:
+        if isinstance(name, str) and (close := difflib.get_close_matches(name, choices, n=1)):
+            return f" (did you mean {close[0]!r}?)"
+    return ""
 
 
 def shown_path(path: object) -> str:
