@@ -7,6 +7,7 @@ keep working. Every other section is preserved on write.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from ._files import (
 )
 from ._secret import Secret
 from .errors import InvalidSourceError
+from .llm_providers import former_names
 
 API_KEYS = "api_keys"
 SECRETS = "secrets"
@@ -86,22 +88,46 @@ class ConfigFile:
             InsecureFileError: The file is readable by group or others (policy refuse).
             InvalidSourceError: The file or its value is malformed.
         """
+        found = self.find_api_key((provider,), policy)
+        return None if found is None else found[1]
+
+    def find_api_key(
+        self, names: Sequence[str], policy: InsecureFilePolicy
+    ) -> tuple[str, str] | None:
+        """Return the first of ``api_keys[name]`` set, with its name; the file is read once.
+
+        A provider's name and its former spellings (``openai_compatible``, then
+        ``openai-compatible``): a file written before the rename keeps working.
+
+        Raises:
+            InsecureFileError: The file is readable by group or others (policy refuse).
+            InvalidSourceError: The file or a value is malformed.
+        """
         if not self.path.exists():
             return None
         check_permissions(self.path, policy, source=_SOURCE)
-        value = self.section(API_KEYS).get(provider)
-        if value is None or value == "":
-            return None
-        if not isinstance(value, str):
-            raise self._invalid(f"has api_keys.{provider} that is not a string")
-        return value
+        keys = self.section(API_KEYS)
+        for name in names:
+            value = keys.get(name)
+            if value is None or value == "":
+                continue
+            if not isinstance(value, str):
+                raise self._invalid(f"has api_keys.{name} that is not a string")
+            return name, value
+        return None
 
     def write_api_key(self, provider: str, secret: Secret) -> None:
-        """Set ``api_keys[provider]``, keeping every other entry and section."""
+        """Set ``api_keys[provider]``, keeping every other entry and section.
+
+        The provider's former spellings are removed, so the file holds one key per
+        provider (``set-key openai-compatible`` replaces what that spelling held).
+        """
         document = self.load()
         keys = document.setdefault(API_KEYS, {})
         if not isinstance(keys, dict):
             raise self._invalid("has an 'api_keys' section that is not a JSON object")
+        for former in former_names(provider):
+            keys.pop(former, None)
         keys[provider] = secret.reveal()
         self.write(document)
 

@@ -21,7 +21,7 @@ from .errors import (
     SourceError,
     SourceUnavailableError,
 )
-from .llm_providers import validate_provider
+from .llm_providers import former_names, validate_provider
 from .middleware import (
     AttemptMiddleware,
     AttemptRequest,
@@ -320,7 +320,7 @@ class SecretsManager:
         source = request.source
         started = time.perf_counter()
         try:
-            record = source.fetch(request.provider)
+            record = _fetch_record(source, request.provider)
         except SourceError as exc:
             _drop_tracebacks(exc)
             return Attempt(
@@ -489,3 +489,15 @@ def _value_of(resolution: Resolution, *, required: bool) -> str | None:
         where = ", ".join(a.locator or a.source for a in resolution.attempts) or "no source"
         raise AuthenticationError(resolution.provider, f"No API key found (looked in: {where})")
     return None
+
+
+def _fetch_record(source: SecretProvider, provider: str) -> SecretRecord | None:
+    """``source``'s record of ``provider``, or else of a former spelling of its name: a key
+    stored before a rename (a Vault field, an AWS secret named ``openai-compatible``) is
+    still found under the new name (``openai_compatible``)."""
+    record = source.fetch(provider)
+    for former in former_names(provider) if record is None else ():
+        record = source.fetch(former)
+        if record is not None:
+            break
+    return record

@@ -47,3 +47,21 @@ AUDIT_QUEUE_SIZE = "ABSTRACTCORE_SECRETS_AUDIT_QUEUE_SIZE"
 
 TELEMETRY_HITS = "ABSTRACTCORE_SECRETS_TELEMETRY_HITS"
 """``event`` (default: an event on the caller's span) or ``span`` (a span per cache hit)."""
+
+TELEMETRY_EXIT_TIMEOUT = "ABSTRACTCORE_SECRETS_TELEMETRY_EXIT_TIMEOUT"
+"""Seconds the telemetry providers may take to flush at exit (default 5)."""
+
+PREFIX = "ABSTRACTCORE_SECRETS_"
+"""What every variable of ours but the two of AbstractCore itself begins with: a variable
+with this prefix that we do not read is a typo (refused, with the name it was meant to be)."""
+
+
+def ours() -> tuple[str, ...]:
+    """Return every ``ABSTRACTCORE_SECRETS_*`` variable the library reads."""
+    return tuple(
+        sorted(
+            value
+            for value in globals().values()
+            if isinstance(value, str) and value.startswith(PREFIX) and value != PREFIX
+        )
+    )

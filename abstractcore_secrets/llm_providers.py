@@ -1,4 +1,10 @@
-"""The LLM providers AbstractCore knows, and the environment variables that hold their keys."""
+"""The LLM providers AbstractCore knows, and the environment variables that hold their keys.
+
+Names and variables follow AbstractCore's: its config file's ``api_keys`` fields
+(``openai_compatible``) and the variables its providers read (``OPENAI_API_KEY`` for an
+OpenAI-compatible server too). A former spelling (``openai-compatible``) is accepted and
+normalised, so one provider has one name in every cache key, locator, span and audit event.
+"""
 
 from __future__ import annotations
 
@@ -20,13 +26,18 @@ KNOWN_ENV_VARS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "portkey": ("PORTKEY_API_KEY",),
         "vllm": ("VLLM_API_KEY",),
         "google": ("GOOGLE_API_KEY", "GEMINI_API_KEY"),
-        "openai-compatible": ("OPENAI_COMPATIBLE_API_KEY",),
+        # AbstractCore's OpenAI-compatible provider reads OPENAI_API_KEY; a variable of its
+        # own comes first, so a local server need not be given the OpenAI key.
+        "openai_compatible": ("OPENAI_COMPATIBLE_API_KEY", "OPENAI_API_KEY"),
         "ollama": ("OLLAMA_API_KEY",),
         "mlx": ("MLX_API_KEY",),
         "mistral": ("MISTRAL_API_KEY",),
         "groq": ("GROQ_API_KEY",),
     }
 )
+
+FORMER_NAMES: Mapping[str, str] = MappingProxyType({"openai-compatible": "openai_compatible"})
+"""Former spellings of provider names -> the name used now (AbstractCore's)."""
 
 _PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 # Shapes of API keys and tokens: a key passed where a provider name belongs must not
@@ -64,7 +75,7 @@ def looks_like_key(provider: str) -> bool:
 
 
 def validate_provider(provider: str) -> str:
-    """Return ``provider`` normalised to lower case.
+    """Return ``provider`` normalised: lower case, a former spelling replaced by the name.
 
     Provider names end up in env var names, file keys, paths and telemetry, so they are
     kept to 1-32 letters, digits, ``.``, ``_`` and ``-``, and a name shaped like an API
@@ -95,7 +106,13 @@ def _validated(provider: str) -> str:
             f"not a provider name ({len(provider)} characters): use 1-32 letters, digits, "
             "'.', '_' or '-', starting with a letter or digit (e.g. 'openai')"
         )
-    return normalised
+    return FORMER_NAMES.get(normalised, normalised)
+
+
+def former_names(provider: str) -> tuple[str, ...]:
+    """Return the former spellings of ``provider`` (a normalised name), for files written
+    before the rename: ``former_names("openai_compatible") == ("openai-compatible",)``."""
+    return tuple(old for old, new in FORMER_NAMES.items() if new == provider)
 
 
 def env_var_names(provider: str) -> tuple[str, ...]:
@@ -103,7 +120,7 @@ def env_var_names(provider: str) -> tuple[str, ...]:
 
     Known providers have their own names; any other follows ``<PROVIDER>_API_KEY``.
     """
-    known = KNOWN_ENV_VARS.get(provider)
+    known = KNOWN_ENV_VARS.get(FORMER_NAMES.get(provider, provider))
     if known is not None:
         return known
     return (re.sub(r"[^A-Z0-9]", "_", provider.upper()) + "_API_KEY",)

@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
 import inspect
 import math
 import os
+import re
 import stat
 import typing
 import warnings
@@ -46,6 +48,7 @@ from ._files import InsecureFilePolicy, InsecureFileWarning
 from .audit import DEFAULT_SINKS, BatchingSinkProcessor, find_sink
 from .audit._sink_registry import unknown_sink_message
 from .errors import ConfigurationError
+from .llm_providers import looks_like_key
 from .resilience import Resilience, RetryPolicy
 from .source_factories import checked_options, find_source, managed_sources, shown, source_names
 from .sources.spec import nearest
@@ -313,6 +316,7 @@ def load_settings(
         InvalidSourceError: The config file is corrupt.
     """
     environ = os.environ if environ is None else environ
+    _check_variables(environ)
     config = ConfigFile(config_path)
     path = config.path
     section = _as_dict(config.section(SECRETS), "secrets", path)
@@ -384,7 +388,9 @@ def _check_profiles(raw: object, path: Path) -> None:
     """
     section = _as_dict(raw, "secrets", path)
     _check_names(section, SECTION_SETTINGS, f"{path} secrets")
-    profiles = _as_dict(section.get("profiles") or {}, "secrets.profiles", path)
+    # null: no profiles; any other value that is no object fails as load_settings would.
+    profiles = section.get("profiles")
+    profiles = _as_dict({} if profiles is None else profiles, "secrets.profiles", path)
     merged_profiles: dict[str | None, dict[str, Any]] = {None: section}
     for name, raw_profile in profiles.items():
         where = f"{path} secrets.profiles.{shown(name)}"
@@ -404,7 +410,7 @@ def _check_profiles(raw: object, path: Path) -> None:
 def _check_merged(merged: Mapping[str, Any], path: Path) -> None:
     """Check a section (the base one, or a profile merged over it) as if it were active."""
     where = f"{path} secrets"
-    sources = merged.get("sources") or {}
+    sources = _as_dict(merged.get("sources", {}), "secrets.sources", path)
     _check_sources(sources, where, path)
     if merged.get("chain") is not None:
         _chain(None, merged["chain"], sources, path)
@@ -425,11 +431,46 @@ def _check_sources(sources: object, where: str, path: Path) -> None:
                 f"{nearest([name], source_names())}; known: {', '.join(source_names())}"
             )
         if spec.options is not None:
-            checked_options(
+            checked = checked_options(
                 _as_dict(options, f"secrets.sources.{name}", path),
                 spec.options,
                 f"{where}.sources.{name}",
             )
+            if spec.check is not None:
+                spec.check(checked, f"{where}.sources.{name}")
+
+
+def _check_variables(environ: Mapping[str, str]) -> None:
+    """Refuse an ``ABSTRACTCORE_SECRETS_*`` variable we do not read: a typo that would
+    otherwise leave a setting silently at its default."""
+    known = envvars.ours()
+    unknown = sorted(
+        name for name in environ if name.startswith(envvars.PREFIX) and name not in known
+    )
+    if unknown:
+        # Each named (a key pasted into a name is described instead), with its likely fix.
+        listed = ", ".join(_shown_variable(name, known) for name in unknown)
+        raise ConfigurationError(
+            f"the environment sets {listed}, which this version does not read; unset "
+            f"{'it' if len(unknown) == 1 else 'them'} or correct the name (known: "
+            f"{', '.join(known)})"
+        )
+
+
+_VARIABLE_SUFFIX = re.compile(r"[A-Z0-9_]{0,40}")
+
+
+def _shown_variable(name: str, known: tuple[str, ...]) -> str:
+    """Return a variable's name as a message may show it, with the known one it is likely a
+    typo of: whole when what follows the prefix reads as a name, else only its length (it
+    may be a key pasted as a name)."""
+    suffix = name[len(envvars.PREFIX) :]
+    if not _VARIABLE_SUFFIX.fullmatch(suffix) or looks_like_key(suffix):
+        return f"a variable of {len(name)} characters (not shown: its name could be a key)"
+    # Compared without the prefix, which every one shares and would make all look close.
+    by_suffix = {variable[len(envvars.PREFIX) :]: variable for variable in known}
+    close = difflib.get_close_matches(suffix, list(by_suffix), n=1)
+    return name + (f" (did you mean {by_suffix[close[0]]!r}?)" if close else "")
 
 
 def _check_names(section: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:

@@ -37,6 +37,9 @@ instrumentation/collector/build.sh >/dev/null
 python3 -m venv .venv
 export PATH="$PWD/.venv/bin:$PATH"
 python -m pip install --quiet --disable-pip-version-check -e '.[all,dev]'
+# AbstractCore for the integration tests, without its dependency tree (spaCy, pandas, numba,
+# media stacks): the dev extra holds what its create_llm needs (openai, anthropic, httpx).
+python -m pip install --quiet --disable-pip-version-check --no-deps 'abstractcore==2.30.0'
 
 ruff check .
 ruff format --check .

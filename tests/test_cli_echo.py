@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from abstractcore_secrets.cli import usage
 from abstractcore_secrets.cli._console import Exit
+from abstractcore_secrets.cli._source_flags import FLAGS
 from abstractcore_secrets.cli.main import cli
 from abstractcore_secrets.testing.canary import canary, find_leaks
 
@@ -46,6 +47,14 @@ KEY_AS_OPTION_VALUE = {
     "verify --key (path)": ("audit", "verify", "--key", "{key}", "{file}"),
     "verify paths (path)": ("audit", "verify", "--key", "{file}", "{key}"),
     "export --key= (path)": ("audit", "export", "--key={key}", "{file}"),
+    "--vault-kv-version (choice)": (
+        "--set-secrets-provider",
+        "vault",
+        "--vault-kv-version",
+        "{key}",
+    ),
+    "--vault-auth (choice)": ("--set-secrets-provider", "vault", "--vault-auth", "{key}"),
+    "doctor --timeout (number)": ("doctor", "--timeout", "{key}"),
 }
 KEY_AFTER_DOUBLE_DASH = {
     "top level": ("--", "{key}"),
@@ -102,6 +111,40 @@ class TestUsageErrorsNeverEchoAKey:
         assert result.stderr == "Error: Option '--json' does not take a value.\n"
 
 
+# Every --set-secrets-provider flag that takes a value; {key} is the canary given to it.
+SOURCE_FLAG_VALUES = {
+    flag.flag: ("--set-secrets-provider", flag.source, flag.flag, "{key}", "--no-verify")
+    for flag in FLAGS
+    if flag.kind not in ("choice", "stdin")
+}
+
+
+class TestSourceFlagsNeverEchoAKey:
+    @pytest.mark.parametrize("shape", list(KEY_SHAPES), ids=list(KEY_SHAPES))
+    @pytest.mark.parametrize(
+        "arguments", list(SOURCE_FLAG_VALUES.values()), ids=list(SOURCE_FLAG_VALUES)
+    )
+    def test_a_key_given_to_a_source_flag_is_refused_unechoed(self, config_path, arguments, shape):
+        """A key pasted as a flag's value: exit 2, 'not echoed', nothing written or shown."""
+        key = KEY_SHAPES[shape]()
+        result = run_cli(*(a.format(key=key) for a in arguments))
+        assert find_leaks([result.stdout, result.stderr], [key]) == []
+        assert (result.returncode, result.stdout) == (Exit.USAGE, "")
+        assert "not echoed" in result.stderr
+        assert not config_path.exists()
+
+    @pytest.mark.parametrize("shape", list(KEY_SHAPES), ids=list(KEY_SHAPES))
+    @pytest.mark.parametrize("command", ["doctor", "status", "get", "set-key"])
+    def test_a_key_given_as_provider_is_refused_unechoed(self, config_path, command, shape):
+        """A key as PROVIDER, to any command taking one: exit 3, in the CLI's words."""
+        key = KEY_SHAPES[shape]()
+        result = run_cli(command, key, stdin="sk-never-stored-0001\n")
+        assert find_leaks([result.stdout, result.stderr], [key, "sk-never-stored-0001"]) == []
+        assert (result.returncode, result.stdout) == (Exit.CONFIGURATION, "")
+        assert "PROVIDER" in result.stderr
+        assert not config_path.exists()
+
+
 class TestUsageErrorsStillHelp:
     def test_a_typo_of_a_command_is_echoed_with_a_suggestion(self):
         """A short word is no key: click's message and its suggestion are kept."""
@@ -138,7 +181,7 @@ class TestMayEcho:
         [
             ("status", True),
             ("--set-secrets-provider", True),
-            ("openai-compatible", True),
+            ("openai_compatible", True),
             ("--format=csv", True),
             ("--", True),
             ("-", True),

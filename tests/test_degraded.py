@@ -207,6 +207,7 @@ class TestCLI:
             "vault",
             "--vault-addr",
             dead,
+            "--no-verify",  # nothing listens there: that is the point
             "--vault-token",
             "--vault-path",
             "secret/data/abstractcore",

@@ -54,6 +54,9 @@ INTERNAL_SIGNALS = {
     # Vault's 429, raised by the session's response hook and translated by the Vault source
     # to a SourceThrottledError before anything leaves it; no user ever catches it.
     f"{PACKAGE}.sources._vault_session.VaultRateLimited",
+    # doctor's bound on one check, raised by its timeout wrapper and turned into a failed
+    # check by the probe that called it; it never leaves the command.
+    f"{PACKAGE}.cli._checks.TimedOut",
 }
 """Exception classes allowed outside errors.py: control flow inside one source, never raised."""
 

@@ -19,7 +19,7 @@ from abstractcore_secrets.llm_providers import KNOWN_ENV_VARS, validate_provider
 from abstractcore_secrets.testing import InMemorySecretProvider
 from abstractcore_secrets.testing.canary import canary, exception_texts, find_leaks
 
-CUSTOM_NAMES = ["my-llm", "openai-compatible", "azure_openai", "vllm", "lm-studio", "llama-3.1"]
+CUSTOM_NAMES = ["my-llm", "my-compatible", "azure_openai", "vllm", "lm-studio", "llama-3.1"]
 
 
 def _hex_key() -> str:
@@ -76,6 +76,10 @@ class TestValidateProvider:
     def test_normalises_case(self) -> None:
         """A name in capitals is the same provider."""
         assert validate_provider(" OpenAI ") == "openai"
+
+    def test_normalises_a_former_spelling(self) -> None:
+        """openai-compatible is AbstractCore's openai_compatible."""
+        assert validate_provider("openai-compatible") == "openai_compatible"
 
     def test_refuses_key_shapes_without_echo(self, key_shaped: str) -> None:
         """A key-shaped name raises a ConfigurationError that does not hold it."""

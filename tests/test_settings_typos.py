@@ -152,3 +152,28 @@ def test_no_secrets_section_is_no_typo(config_path: Path) -> None:
     config_path.chmod(0o600)
     assert load_settings().chain == ("env", "config")
     build_secrets_manager().close()
+
+
+def test_a_misspelt_variable_is_refused_with_the_right_name(
+    config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ABSTRACTCORE_SECRETS_CHIAN", "env,config")
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+    assert "did you mean 'ABSTRACTCORE_SECRETS_CHAIN'?" in str(raised.value)
+
+
+def test_a_variable_named_like_a_key_is_not_repeated(monkeypatch: pytest.MonkeyPatch) -> None:
+    name = "ABSTRACTCORE_SECRETS_" + PASTED_KEY.upper().replace("-", "_")
+    monkeypatch.setenv(name, "1")
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+    assert PASTED_KEY.upper().replace("-", "_")[8:20] not in str(raised.value)
+
+
+def test_every_variable_we_read_is_known() -> None:
+    from abstractcore_secrets import envvars
+
+    assert "ABSTRACTCORE_SECRETS_TELEMETRY_EXIT_TIMEOUT" in envvars.ours()
+    assert "ABSTRACTCORE_SECRETS_AUDIT_QUEUE_SIZE" in envvars.ours()
+    assert envvars.PREFIX not in envvars.ours()

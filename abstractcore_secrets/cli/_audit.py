@@ -10,16 +10,36 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import SecretsError
+from . import _audit_inputs as inputs
 from . import _console as console
+from ._progress import reading
 
 if TYPE_CHECKING:
     from ..audit.exports import Skipped
 
 
-@click.group("audit")
+EXIT_CODES = """\b
+Exit codes:
+  0  done (verify: every journal intact; find-key: the key was served)
+  1  verify: a journal is NOT intact (the findings say where); find-key: never served
+  2  usage: a file given cannot be used (missing, a folder, unreadable, a --key
+     without an Ed25519 key, an output that cannot be written)
+  3  configuration error (find-key: the installation's fingerprint key)"""
+
+QUIET = click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="No progress bar (there is none when stderr is not a terminal).",
+)
+
+
+@click.group("audit", epilog=EXIT_CODES)
 def audit_group() -> None:
-    """Verify, export and search audit journals."""
+    """Verify, export and search audit journals.
+
+    On a terminal, commands that read whole journals show a progress bar on stderr.
+    """
 
 
 # click.Choice is generic from click 8.4 on; subscripting it at run time fails on 8.1-8.3.
@@ -49,25 +69,6 @@ class _ExportFormatChoice(_StrChoice):
     @choices.setter
     def choices(self, _: object) -> None:
         """Ignore click's copy of the choices made at construction."""
-
-
-def _public_key(path: Path) -> object:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-        Ed25519PrivateKey,
-        Ed25519PublicKey,
-    )
-
-    data = path.read_bytes()
-    try:
-        key: object = serialization.load_pem_public_key(data)
-    except ValueError:
-        key = serialization.load_pem_private_key(data, password=None)
-    if isinstance(key, Ed25519PrivateKey):
-        return key.public_key()
-    if not isinstance(key, Ed25519PublicKey):
-        console.fail(f"{path} holds no Ed25519 key", console.Exit.USAGE)
-    return key
 
 
 def _journal_paths(
@@ -107,8 +108,9 @@ def _journal_paths(
     "the collector's archive) or a last known head ('SEQ HASH'): each must be in the journal.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@QUIET
 def verify_command(
-    paths: tuple[Path, ...], key_path: Path, witness_path: Path | None, as_json: bool
+    paths: tuple[Path, ...], key_path: Path, witness_path: Path | None, as_json: bool, quiet: bool
 ) -> None:
     """Check hash chains and checkpoint signatures; exit 0 only when every journal is intact.
 
@@ -120,13 +122,22 @@ def verify_command(
     """
     from ..audit.verify import load_witness, verify
 
+    inputs.check_journals(paths)
+    key = inputs.public_key(key_path)
     witness = None
     if witness_path is not None:
+        problem = None
         try:
             witness = load_witness(witness_path)
         except (OSError, ValueError) as error:
-            console.fail(f"cannot use the witness: {error}", console.Exit.USAGE)
-    report = verify(paths, _public_key(key_path), witness)
+            problem = str(error) if isinstance(error, ValueError) else error.strerror
+        if problem is not None:
+            console.fail(f"cannot use the witness: {problem}", console.Exit.USAGE)
+    with (
+        inputs.told_failures("verifying"),
+        reading(paths, "verifying", passes=1 + (witness is not None), quiet=quiet),
+    ):
+        report = verify(paths, key, witness)
     if as_json:
         console.print_json(
             {
@@ -153,6 +164,11 @@ def verify_command(
         )
         console.say(
             f"{state}: {report.records} records, {report.checkpoints} checkpoints, {witnessed}"
+        )
+    if any("wrong key" in finding.problem for finding in report.findings):
+        console.note(
+            "a checkpoint is signed by another key than --key: if the journal is not forged, "
+            "--key is not its public key (" + inputs.PUBLIC_KEY_FIX + ")"
         )
     raise SystemExit(0 if report.intact else 1)
 
@@ -187,6 +203,7 @@ def verify_command(
     type=click.Path(exists=True, path_type=Path),
     help="The journal's public key, to verify it for the evidence bundle.",
 )
+@QUIET
 def export_command(
     paths: tuple[Path, ...],
     fmt: str,
@@ -198,6 +215,7 @@ def export_command(
     user: str | None,
     evidence: Path | None,
     key_path: Path | None,
+    quiet: bool,
 ) -> None:
     """Stream the journals' events to standard output in --format, one line per event.
 
@@ -207,9 +225,14 @@ def export_command(
     from ..audit.exports import Filters, Skipped, export
 
     filters = Filters(_utc(since), _utc(until), provider, source, outcome, user)
+    inputs.check_journals(paths)
     if evidence is None:
         skipped = Skipped()
-        export(paths, fmt, sys.stdout, filters, skipped)
+        with (
+            inputs.told_failures("exporting"),
+            reading(paths, "exporting", quiet=quiet, output_on_stdout=True),
+        ):
+            export(paths, fmt, sys.stdout, filters, skipped)
         _say_skipped(skipped)
         return
     if key_path is None:
@@ -218,7 +241,15 @@ def export_command(
         )
     from ..audit.evidence import evidence_bundle
 
-    manifest = evidence_bundle(paths, evidence, _public_key(key_path), fmt=fmt, filters=filters)
+    key = inputs.public_key(key_path)
+    inputs.check_output_folder(evidence, "the evidence bundle into")
+    # The bundle reads the journals four times: export, coverage table, verification,
+    # checkpoints.
+    with (
+        inputs.told_failures("writing the evidence bundle"),
+        reading(paths, "writing evidence", passes=4, quiet=quiet),
+    ):
+        manifest = evidence_bundle(paths, evidence, key, fmt=fmt, filters=filters)
     console.say(
         f"evidence bundle written; check it with: cd {evidence} && sha256sum -c {manifest.name}"
     )
@@ -227,7 +258,8 @@ def export_command(
 @audit_group.command("find-key")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def find_key_command(paths: tuple[Path, ...], as_json: bool) -> None:
+@QUIET
+def find_key_command(paths: tuple[Path, ...], as_json: bool, quiet: bool) -> None:
     """List every resolution that served a key read from stdin: when, to whom, from where.
 
     The key is never taken as an argument; it is fingerprinted with this installation's key,
@@ -237,17 +269,36 @@ def find_key_command(paths: tuple[Path, ...], as_json: bool) -> None:
     """
     from .._fingerprint import Fingerprinter
     from .._secret import Secret
-    from ..audit.exports import Skipped, events
-    from ..semconv import EVENT_ROTATED
-    from ._keys import read_secret_input
+    from ..audit.exports import Skipped
+    from ._secret_input import read_secret
 
-    try:
-        fingerprint = Fingerprinter().fingerprint(Secret(read_secret_input("Leaked key")))
-    except (SecretsError, ValueError) as error:
-        console.fail(f"{error}", console.Exit.USAGE)
+    fingerprint = Fingerprinter().fingerprint(Secret(read_secret("leaked key", checked=False)))
+    inputs.check_journals(paths)
     skipped = Skipped()
+    with inputs.told_failures("searching"), reading(paths, "searching", quiet=quiet):
+        served = _served(paths, fingerprint, skipped)
+    _say_skipped(skipped)
+    if as_json:
+        console.print_json(served)
+    elif served:
+        console.print_table(
+            [{**row, "accesses": _accesses(row)} for row in served],
+            ("time", "user", "os_user", "host", "provider", "source", "locator", "accesses"),
+        )
+        total = sum(row["count"] for row in served)
+        console.say(f"this key was served {total} time(s), in {len(served)} record(s)")
+    else:
+        console.say("this key was never served according to these journals")
+    raise SystemExit(0 if served else 1)
+
+
+def _served(paths: tuple[Path, ...], fingerprint: str, skipped: Skipped) -> list[dict[str, Any]]:
+    """Return a row for each event of ``paths`` that served the key ``fingerprint`` names."""
+    from ..audit.exports import events
+    from ..semconv import EVENT_ROTATED
+
     # A rotation event repeats the fingerprint of the resolution it follows: not a second one.
-    served = [
+    return [
         {
             "time": e.get("time"),
             "user": _user(e).get("id") or _user(e).get("pseudo_id"),
@@ -265,19 +316,6 @@ def find_key_command(paths: tuple[Path, ...], as_json: bool) -> None:
         for e in events(paths, skipped=skipped)
         if e.get("fingerprint") == fingerprint and e.get("event") != EVENT_ROTATED
     ]
-    _say_skipped(skipped)
-    if as_json:
-        console.print_json(served)
-    elif served:
-        console.print_table(
-            [{**row, "accesses": _accesses(row)} for row in served],
-            ("time", "user", "os_user", "host", "provider", "source", "locator", "accesses"),
-        )
-        total = sum(row["count"] for row in served)
-        console.say(f"this key was served {total} time(s), in {len(served)} record(s)")
-    else:
-        console.say("this key was never served according to these journals")
-    raise SystemExit(0 if served else 1)
 
 
 def _accesses(row: Mapping[str, Any]) -> str:
@@ -297,14 +335,20 @@ def _accesses(row: Mapping[str, Any]) -> str:
     required=True,
     help="Where to write the HTML report.",
 )
-def report_command(paths: tuple[Path, ...], output: Path) -> None:
+@QUIET
+def report_command(paths: tuple[Path, ...], output: Path, quiet: bool) -> None:
     """Write a self-contained HTML report: activity by source and outcome, denials and
     failures, top principals, first-seen principal/provider pairs, rotations."""
     from ..audit.exports import Skipped
     from ..audit.report import render_report
 
+    inputs.check_journals(paths)
+    inputs.check_output_file(output, "the report to")
     skipped = Skipped()
-    output.write_text(render_report(paths, skipped=skipped), encoding="utf-8")
+    with inputs.told_failures("reading the journals"), reading(paths, "reporting", quiet=quiet):
+        page = render_report(paths, skipped=skipped)
+    with inputs.told_failures("writing the report"):
+        output.write_text(page, encoding="utf-8")
     _say_skipped(skipped)
     console.say(f"report written to {output}")
 

@@ -54,6 +54,22 @@ def may_echo(token: str, names: Collection[str]) -> bool:
     return not word or (_WORD.fullmatch(word) is not None and not looks_like_key(word))
 
 
+def shown_value(text: str) -> str:
+    """Return a value of the command line as a message may quote it.
+
+    Quoted when it reads as a name, an address or a path: printable, at most 200
+    characters, and no part of it (between ``:``, ``/``, ``@``, ``?``, ``#``, ``=``, ``&``)
+    shaped like a key. Otherwise only its length, with :data:`NOT_ECHOED`.
+    """
+    parts = [part for part in _VALUE_PARTS.split(text) if part]
+    if 0 < len(text) <= 200 and text.isprintable() and not any(map(looks_like_key, parts)):
+        return repr(text)
+    return f"(a value of {len(text)} characters, {NOT_ECHOED})"
+
+
+_VALUE_PARTS = re.compile(r"[:/@?#=&,;\s]+")
+
+
 def describe(error: click.ClickException, argv: Sequence[str], root: click.Command) -> str:
     """Return ``error``'s message for the command line ``argv`` run against ``root``.
 

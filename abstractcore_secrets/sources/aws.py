@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from ._aws_errors import read_catches, read_errors, translate_error
 from ._imports import require
 from ._values import json_object, json_type
 from .base import SecretProvider, host_and_port
-from .spec import source_spec
+from .spec import shown, source_spec
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -87,16 +88,27 @@ class AWSSecretsProvider(SecretProvider):
                 retries={"total_max_attempts": 1, "mode": "standard"},
             )
             session = boto3.session.Session()
-            client = session.client(
-                "secretsmanager",
-                # botocore reads AWS_DEFAULT_REGION; AWS_REGION is what the other SDKs read.
-                region_name=region
-                or os.environ.get("AWS_REGION")
-                or session.region_name
-                or "us-east-1",
-                endpoint_url=endpoint_url,
-                config=config,
-            )
+            client = None
+            with contextlib.suppress(ValueError):  # raised below, without the SDK's text
+                client = session.client(
+                    "secretsmanager",
+                    # botocore reads AWS_DEFAULT_REGION; AWS_REGION is what the other SDKs read.
+                    region_name=region
+                    or os.environ.get("AWS_REGION")
+                    or session.region_name
+                    or "us-east-1",
+                    endpoint_url=endpoint_url,
+                    config=config,
+                )
+            if client is None:
+                # botocore refuses an endpoint it cannot parse, or a region name that no
+                # host could carry, with a ValueError quoting it: said here in our terms.
+                raise ConfigurationError(
+                    f"AWS Secrets Manager refuses endpoint_url={shown(endpoint_url)} "
+                    f"or region={shown(region)}: give a URL such as "
+                    "https://secretsmanager.eu-west-1.amazonaws.com and a region name such as "
+                    "eu-west-1 (secrets.sources.aws, or --aws-endpoint-url and --aws-region)"
+                )
         self.client = client
 
     def secret_id(self, key: str) -> str:

@@ -10,12 +10,16 @@ from .._files import InsecureFilePolicy
 from .._resolution import SecretRecord
 from .._secret import Secret
 from .._watch import Watcher, environment_watcher, file_identity
+from ..llm_providers import former_names
 from .base import SecretProvider
 from .spec import SourceContext, source_spec
 
 
 class ConfigFileSecretProvider(SecretProvider):
     """Get keys from ``~/.abstractcore/config/abstractcore.json`` (``api_keys.<provider>``).
+
+    The names are AbstractCore's (``openai_compatible``); a file written with a former
+    spelling (``openai-compatible``) is read too, the current name first.
 
     A cached value is served only while the file is unchanged, so edits show at once. A
     file that group or others can read is refused (or read with a warning, by setting).
@@ -39,12 +43,13 @@ class ConfigFileSecretProvider(SecretProvider):
         self._insecure_files = insecure_files
 
     def fetch(self, key: str) -> SecretRecord | None:
-        """Return ``api_keys[key]`` from the file, or ``None``."""
+        """Return ``api_keys[key]`` from the file (or a former spelling's), or ``None``."""
         policy = self._insecure_files or InsecureFilePolicy.from_environment()
-        value = self.file.read_api_key(key, policy)
-        if not value:
+        found = self.file.find_api_key((key, *former_names(key)), policy)
+        if found is None:
             return None
-        return SecretRecord(Secret(value), locator=self.locator(key))
+        name, value = found
+        return SecretRecord(Secret(value), locator=self.locator(name))
 
     def watch(self, key: str) -> Watcher:  # noqa: ARG002 - one file holds every key
         """Watch the file's identity (inode, size, times): an edit shows on the next call.

@@ -1,8 +1,14 @@
-"""Keys from environment variables, and from files named by ``<VAR>_FILE``."""
+"""Keys from environment variables, and from files named by ``<VAR>_FILE``.
+
+AbstractCore, when imported, copies the ``api_keys`` of its config file into ``os.environ``
+(overwriting what was there). Such a copy is not the environment: it is the config file,
+the last tier. This source recognises it and reads what the environment held before.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
@@ -70,6 +76,8 @@ class EnvironmentSecretProvider(SecretProvider):
         environ = os.environ if self._environ is None else self._environ
         for variable in env_var_names(key):
             direct = environ.get(variable) or None
+            if direct and self._environ is None:
+                direct = _set_by_environment(variable, direct)
             file_name = environ.get(f"{variable}_FILE") or None
             if direct and file_name:
                 raise InvalidSourceError(
@@ -114,6 +122,37 @@ class EnvironmentSecretProvider(SecretProvider):
 
     def _policy(self) -> InsecureFilePolicy:
         return self._insecure_files or InsecureFilePolicy.from_environment()
+
+
+def _set_by_environment(variable: str, value: str) -> str | None:
+    """Return what the environment set ``variable`` to, when ``value`` is AbstractCore's copy.
+
+    AbstractCore 2.30 keeps a ledger of the variables it exported from its config file and
+    of the value each held before (its global ``ConfigurationManager``'s
+    ``_exported_api_key_env``: variable -> (before, exported)). While ``variable`` still
+    holds the exported value, that copy belongs to the config tier, and the value before it
+    (or nothing) to the environment. The ledger is exact whatever the import order (a
+    snapshot of ``os.environ`` taken after AbstractCore's import would already hold the
+    copy), tells a real variable that happens to equal the file's key from a copy, and
+    follows AbstractCore when it undoes an export. Without a ledger (another version of
+    AbstractCore), a value equal to a key of its loaded config is taken as its copy: the
+    file's key then comes from the config tier, but a real value it overwrote is lost.
+    Nothing is imported: without AbstractCore loaded, this is one dictionary look-up.
+    """
+    module = sys.modules.get("abstractcore.config.manager")
+    manager = getattr(module, "_config_manager", None) if module is not None else None
+    if manager is None:
+        return value
+    ledger = getattr(manager, "_exported_api_key_env", None)
+    if isinstance(ledger, dict):
+        entry = ledger.get(variable)
+        if isinstance(entry, tuple) and len(entry) == 2 and entry[1] == value:
+            before = entry[0]
+            return before if isinstance(before, str) and before else None
+        return value
+    api_keys = getattr(getattr(manager, "config", None), "api_keys", None)
+    configured = vars(api_keys).values() if hasattr(api_keys, "__dict__") else ()
+    return None if value in configured else value
 
 
 def _build(options: dict[str, object], context: SourceContext) -> SecretProvider:  # noqa: ARG001 - it reads no options

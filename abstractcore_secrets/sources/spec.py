@@ -49,6 +49,9 @@ class SourceContext:
 
 
 Builder = Callable[[dict[str, Any], SourceContext], SecretProvider]
+
+OptionsCheck = Callable[[Mapping[str, Any], str], None]
+"""Checks a source's options (already checked by name and type) given where they are set."""
 """Build a source from its checked options (a fresh dict the builder may consume)."""
 
 
@@ -65,6 +68,9 @@ class SourceSpec:
         managed: A remote secrets manager: enabled by default where ``secrets.sources``
             configures it, between the environment and the config file.
         extra: The pip extra that installs its SDK, if any.
+        check: Checks the options past their names and types (a nested object's own
+            options), without building the source: the settings run it on every configured
+            source, in the chain or not, in every profile. It raises ``ConfigurationError``.
     """
 
     name: str
@@ -73,6 +79,7 @@ class SourceSpec:
     options: OptionSchema | None = None
     managed: bool = False
     extra: str | None = None
+    check: OptionsCheck | None = field(default=None, repr=False)
 
 
 def source_spec(
@@ -86,6 +93,7 @@ def source_spec(
     rename: Mapping[str, str] | None = None,
     also: OptionSchema | None = None,
     reads_options: bool = True,
+    check: OptionsCheck | None = None,
 ) -> SourceSpec:
     """Describe ``source_class``; its options are read from its constructor's signature.
 
@@ -104,6 +112,7 @@ def source_spec(
         also: Options the builder reads that are not parameters, or that it converts
             (a parameter of the same name is replaced).
         reads_options: ``False`` for a source configured by the settings alone.
+        check: See :class:`SourceSpec`.
     """
     rename = dict(rename or {})
     options: dict[str, type] | None = None
@@ -128,6 +137,7 @@ def source_spec(
         options=options,
         managed=managed,
         extra=extra,
+        check=check,
     )
 
 

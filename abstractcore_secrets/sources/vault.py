@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import envvars
@@ -32,7 +32,7 @@ from ._vault_kv import fields_and_version, split_path
 from ._vault_session import harden_session
 from .base import SecretProvider, host_and_port
 from .spec import SourceContext, source_spec
-from .vault_auth import Login, TokenAuth, VaultAuth, auth_from_options
+from .vault_auth import Login, TokenAuth, VaultAuth, auth_from_options, check_auth_options
 
 __all__ = ["DEFAULT_PATH", "SPEC", "VaultSecretProvider", "translate_error"]
 
@@ -161,9 +161,12 @@ class VaultSecretProvider(SecretProvider):
         return host_and_port(self.address)
 
     def credentials(self) -> tuple[str, ...]:
-        """Return the current token (it changes at each login)."""
+        """Return the current token (it changes at each login) and what the login method
+        presented for it (a secret id, a JWT), when it says."""
         token = self.client.token
-        return (token,) if token else ()
+        presented = getattr(self.auth, "credentials", None)
+        login = tuple(presented()) if callable(presented) else ()
+        return (token, *login) if token else login
 
     def close(self) -> None:
         """Close the HTTP session."""
@@ -308,6 +311,12 @@ def _build(options: dict[str, Any], context: SourceContext) -> SecretProvider:
     )
 
 
+def _check_options(options: Mapping[str, Any], where: str) -> None:
+    """The login method's own options, checked without logging in."""
+    if options.get("auth") is not None:
+        check_auth_options(options["auth"], where)
+
+
 SPEC = source_spec(
     VaultSecretProvider,
     build=_build,
@@ -317,5 +326,6 @@ SPEC = source_spec(
     rename={"vault_addr": "addr", "vault_token": "token"},
     # The file names a login method and its options, not an object; or a token file.
     also={"auth": dict, "token_file": str},
+    check=_check_options,
 )
 """The ``vault`` source: its options are the constructor's (``addr``, ``token``), but a clock."""

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from .. import envvars
 from .._files import KEY_FILE_LIMIT, InsecureFilePolicy, read_small_text
 from ..errors import ConfigurationError
-from .spec import checked_options
+from .spec import checked_options, shown
 
 KUBERNETES_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105 - a path
 
@@ -83,15 +83,22 @@ class TokenAuth:
         default_file = Path.home() / ".vault-token"
         self._file = Path(token_file).expanduser() if token_file else default_file
         self.can_login_again = self._token is None
+        self._presented: tuple[str, ...] = (self._token,) if self._token else ()
         if self._token is None and not self._file.exists():
             raise ConfigurationError(
                 f"no Vault token: pass vault_token=, set {envvars.VAULT_TOKEN}, log in with "
                 "the vault CLI (~/.vault-token), or configure AppRole, JWT or Kubernetes auth"
             )
 
+    def credentials(self) -> tuple[str, ...]:
+        """Return what the last login presented (a token, a secret id, a JWT), or what it
+        will: the redaction policy masks it wherever a server echoes it back."""
+        return self._presented
+
     def login(self, client: Any) -> Login:  # noqa: ANN401 - hvac.Client
         """Return the token with the TTL Vault reports for it (one lookup-self call)."""
         token = self._token or _read_file(self._file, "Vault token", private=True)
+        self._presented = (token,)
         client.token = token
         data = client.auth.token.lookup_self()["data"]
         return Login(token, float(data.get("ttl") or 0), bool(data.get("renewable")))
@@ -128,6 +135,12 @@ class AppRoleAuth:
         self._role_id_file = Path(role_id_file) if role_id_file else None
         self._secret_id_file = Path(secret_id_file) if secret_id_file else None
         self.mount_point = mount_point
+        self._presented: tuple[str, ...] = (secret_id,) if secret_id else ()
+
+    def credentials(self) -> tuple[str, ...]:
+        """Return what the last login presented (a token, a secret id, a JWT), or what it
+        will: the redaction policy masks it wherever a server echoes it back."""
+        return self._presented
 
     def login(self, client: Any) -> Login:  # noqa: ANN401 - hvac.Client
         """Log in at ``auth/<mount>/login``."""
@@ -137,6 +150,7 @@ class AppRoleAuth:
         secret_id = self._secret_id or _read_file(
             self._secret_id_file or Path(), "AppRole secret id", private=True
         )
+        self._presented = (secret_id,)
         return _login_result(
             client.auth.approle.login(
                 role_id=role_id, secret_id=secret_id, mount_point=self.mount_point, use_token=False
@@ -154,10 +168,17 @@ class JWTAuth:
         self.role = role
         self.jwt_file = Path(jwt_file)
         self.mount_point = mount_point
+        self._presented: tuple[str, ...] = ()
+
+    def credentials(self) -> tuple[str, ...]:
+        """Return what the last login presented (a token, a secret id, a JWT), or what it
+        will: the redaction policy masks it wherever a server echoes it back."""
+        return self._presented
 
     def login(self, client: Any) -> Login:  # noqa: ANN401 - hvac.Client
         """Log in at ``auth/<mount>/login`` with the file's current JWT."""
         jwt = _read_file(self.jwt_file, "JWT", private=False)
+        self._presented = (jwt,)
         return _login_result(
             client.auth.jwt.jwt_login(
                 role=self.role, jwt=jwt, use_token=False, path=self.mount_point
@@ -181,10 +202,17 @@ class KubernetesAuth:
         self.role = role
         self.token_file = Path(token_file)
         self.mount_point = mount_point
+        self._presented: tuple[str, ...] = ()
+
+    def credentials(self) -> tuple[str, ...]:
+        """Return what the last login presented (a token, a secret id, a JWT), or what it
+        will: the redaction policy masks it wherever a server echoes it back."""
+        return self._presented
 
     def login(self, client: Any) -> Login:  # noqa: ANN401 - hvac.Client
         """Log in at ``auth/<mount>/login`` with the service-account token."""
         jwt = _read_file(self.token_file, "Kubernetes service-account token", private=False)
+        self._presented = (jwt,)
         return _login_result(
             client.auth.kubernetes.login(
                 role=self.role, jwt=jwt, use_token=False, mount_point=self.mount_point
@@ -204,6 +232,29 @@ AUTH_OPTIONS: dict[str, type] = {
 }
 """``secrets.sources.vault.auth``: the methods' options, secrets themselves left out (files
 or the environment hold those)."""
+
+
+_METHODS = ("approle", "jwt", "kubernetes", "token")
+_REQUIRED = {"jwt": ("role", "jwt_file"), "kubernetes": ("role",)}
+
+
+def check_auth_options(raw: Mapping[str, Any], where: str) -> None:
+    """Check ``secrets.sources.vault.auth`` without logging in or reading a file: its
+    options' names and types, the method, and the options the method requires.
+
+    Raises:
+        ConfigurationError: Naming the option and what it must be.
+    """
+    where = f"{where}.auth"
+    options = checked_options(raw, AUTH_OPTIONS, where)
+    method = options.get("method")
+    if method not in _METHODS:
+        raise ConfigurationError(
+            f"{where}.method must be one of {', '.join(_METHODS)} (got {shown(method)})"
+        )
+    missing = [name for name in _REQUIRED.get(method, ()) if name not in options]
+    if missing:
+        raise ConfigurationError(f"{where}: {method} auth needs {', '.join(missing)}")
 
 
 def auth_from_options(raw: Mapping[str, Any], where: str) -> VaultAuth:
@@ -231,5 +282,5 @@ def auth_from_options(raw: Mapping[str, Any], where: str) -> VaultAuth:
             f"{where}: {method} auth is missing or has a wrong option ({exc})"
         ) from None
     raise ConfigurationError(
-        f"{where}.method must be one of approle, jwt, kubernetes, token (got {method!r})"
+        f"{where}.method must be one of {', '.join(_METHODS)} (got {shown(method)})"
     )

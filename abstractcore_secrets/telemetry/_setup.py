@@ -57,6 +57,7 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.trace import Status
 
+from .. import envvars
 from .. import semconv as names
 from .._otel import meter
 from ..errors import ConfigurationError
@@ -68,7 +69,7 @@ if TYPE_CHECKING:
     from ..resilience import Resilience
 
 _PROTOCOLS = ("grpc", "http/protobuf")
-EXIT_TIMEOUT = "ABSTRACTCORE_SECRETS_TELEMETRY_EXIT_TIMEOUT"
+EXIT_TIMEOUT = envvars.TELEMETRY_EXIT_TIMEOUT
 _CREDENTIAL_VARIABLES = (
     "VAULT_TOKEN",
     "VAULT_SECRET_ID",

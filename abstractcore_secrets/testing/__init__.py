@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .azure_keyvault import AzureKeyVaultEmulator, EmulatorCredential
 from .capture import CapturedTelemetry, MemorySink, capture_audit_events, capture_telemetry
+from .fake_llm import FakeLLMServer
 from .faultproxy import FaultProxy
 from .openbao import OpenBaoServer, free_port
 from .sources import FailingSecretProvider, InMemorySecretProvider
@@ -18,6 +19,7 @@ __all__ = [
     "CapturedTelemetry",
     "EmulatorCredential",
     "FailingSecretProvider",
+    "FakeLLMServer",
     "FaultProxy",
     "InMemorySecretProvider",
     "MemorySink",

@@ -79,6 +79,24 @@ class QuietHandler(BaseHTTPRequestHandler):
 _Server = TypeVar("_Server", bound="ServerContext")
 
 
+class Serving:
+    """A :class:`TrackingHTTPServer` served on a thread of its own, until :meth:`stop`."""
+
+    def __init__(self, server: TrackingHTTPServer, name: str) -> None:
+        self.server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving, close every connection and the socket, join the thread."""
+        self.server.shutdown()
+        self.server.cut_connections()
+        self.server.server_close()
+        self._thread.join()
+
+
 class ServerContext:
     """``with server:`` starts it and stops it; subclasses define ``start``, ``stop``,
     and ``cleanup`` for what a stop keeps (a restart reuses it) but an exit removes."""

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ._http import QuietHandler, ServerContext, TrackingHTTPServer
+from ._http import QuietHandler, ServerContext, Serving, TrackingHTTPServer
 
 _RESOURCE = "https://vault.azure.net"
 _ERROR_CODES = {401: "Unauthorized", 403: "Forbidden", 404: "SecretNotFound", 429: "Throttled"}
@@ -104,8 +104,7 @@ class AzureKeyVaultEmulator(ServerContext):
         self._delay: tuple[float, int | None] = (0.0, None)
         self._tls: ssl.SSLContext | None = None
         self._ca_pem = b""
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: Serving | None = None
 
     @property
     def vault_url(self) -> str:
@@ -116,7 +115,7 @@ class AzureKeyVaultEmulator(ServerContext):
 
     def start(self) -> AzureKeyVaultEmulator:
         """Bind the port and serve in a background thread; return the emulator."""
-        if self._server is not None:
+        if self._serving is not None:
             return self
         context = self._tls_context()
         server = _Server(("127.0.0.1", self.port), self)
@@ -126,24 +125,16 @@ class AzureKeyVaultEmulator(ServerContext):
         )
         self.port = server.server_port
         self._stopping.clear()
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="akv-emulator"
-        )
-        self._thread.start()
+        self._serving = Serving(server, "akv-emulator")
         return self
 
     def stop(self) -> None:
         """Stop serving and close every connection; the port and the secrets are kept."""
-        server, self._server = self._server, None
-        if server is None:
+        serving, self._serving = self._serving, None
+        if serving is None:
             return
-        self._stopping.set()
-        server.shutdown()
-        server.cut_connections()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join()
+        self._stopping.set()  # a stalled answer stops waiting
+        serving.stop()
 
     def set_secret(self, name: str, value: str) -> str:
         """Store a new version of secret ``name``.
