@@ -704,3 +704,27 @@ def test_the_demo_touches_nothing_of_the_shell_it_runs_in(hostile):
     assert "secrets.resolve  openai" in result.stdout
     assert vault.paths == []
     assert find_leaks([result.stdout, result.stderr], [key, token]) == []
+
+
+class TestJsonStaysJson:
+    @pytest.mark.parametrize("value", ['"found"', '"found",', '{"provider":', "openai-env"])
+    def test_a_key_shaped_like_json_syntax_is_masked_without_breaking_the_json(
+        self, config_path, value
+    ):
+        """A learnt value that is also a piece of the JSON text: masked where it is a value,
+        and the output still parses (it was masked across the syntax, and did not)."""
+        env = {"OPENAI_API_KEY": value, "ABSTRACTCORE_SECRETS_CHAIN": "env"}
+        for command in (("status", "openai", "--json"), ("get", "openai", "--json")):
+            result = run_cli(*command, env=env)
+            assert result.returncode in (0, 1), result.stderr
+            document = json.loads(result.stdout)  # parses
+            assert not [leaf for leaf in _leaves(document) if value in leaf]
+
+
+def _leaves(data: object) -> list[str]:
+    """Every key and scalar of a parsed JSON document, as text."""
+    if isinstance(data, dict):
+        return [text for k, v in data.items() for text in (str(k), *_leaves(v))]
+    if isinstance(data, list):
+        return [text for item in data for text in _leaves(item)]
+    return [str(data)]

@@ -180,8 +180,29 @@ def warn_if_standing_in(resolution: Resolution, *, reasons: bool = True) -> None
 
 
 def print_json(data: object) -> None:
-    """Print ``data`` as indented JSON."""
-    _out(scrubbed(json.dumps(data, indent=2, default=str)))
+    """Print ``data`` as indented JSON, every text and number in it scrubbed first.
+
+    Leaf by leaf, not the JSON text: a learnt value that happens to match JSON syntax (a
+    quote, a brace) would otherwise be masked across it, and the output would not parse.
+    """
+    _out(json.dumps(_scrubbed_leaves(data), indent=2, default=str))
+
+
+def _scrubbed_leaves(data: object) -> object:
+    if isinstance(data, Mapping):
+        return {
+            _scrubbed_leaves(str(key)): _scrubbed_leaves(value) for key, value in data.items()
+        }
+    if isinstance(data, (list, tuple)):
+        return [_scrubbed_leaves(item) for item in data]
+    if isinstance(data, str):
+        return scrubbed(data)
+    if data is None or isinstance(data, bool):
+        return data
+    if isinstance(data, (int, float)):
+        # A number whose digits are a learnt value is masked as the value would be.
+        return data if scrubbed(str(data)) == str(data) else scrubbed(str(data))
+    return scrubbed(str(data))  # what json.dumps would have written with default=str
 
 
 def width() -> int | None:
