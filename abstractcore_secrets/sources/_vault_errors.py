@@ -25,7 +25,18 @@ from ._imports import require
 from ._translate import ErrorTable, Rule
 from ._vault_session import VaultRateLimited
 
-_NOT_A_URL = "the Vault address is not a URL; set VAULT_ADDR like https://vault.example.com:8200"
+_NOT_A_URL = (
+    "the Vault address is not a URL; set it (VAULT_ADDR, or secrets.sources.vault.addr) like "
+    "https://vault.example.com:8200"
+)
+_NOT_A_HOST = (
+    "the Vault address does not name a valid host; set it (VAULT_ADDR, or "
+    "secrets.sources.vault.addr) like https://vault.example.com:8200"
+)
+_CANNOT_CONNECT = (
+    "cannot connect to Vault; check its address (VAULT_ADDR, or secrets.sources.vault.addr) "
+    "and that the server is up"
+)
 _TIMEOUT = "Vault did not answer in time"
 _LOGIN_FAILED = "Vault {method} login failed; check the role and its credentials"
 
@@ -34,7 +45,15 @@ def sdk_errors() -> tuple[type[Exception], ...]:
     """Return the errors a Vault call raises: hvac's, requests', and our session hook's."""
     hvac_exceptions = require("hvac.exceptions", "vault")
     requests_exceptions = require("requests.exceptions", "vault")
-    return (hvac_exceptions.VaultError, requests_exceptions.RequestException, VaultRateLimited)
+    urllib3_exceptions = require("urllib3.exceptions", "vault")
+    return (
+        hvac_exceptions.VaultError,
+        requests_exceptions.RequestException,
+        # An address whose host no resolver accepts (a label over 63 characters): urllib3
+        # raises it before requests wraps anything.
+        urllib3_exceptions.LocationValueError,
+        VaultRateLimited,
+    )
 
 
 def login_catches() -> tuple[type[Exception], ...]:
@@ -52,6 +71,7 @@ def errors() -> ErrorTable:
     """
     hvac = require("hvac.exceptions", "vault")
     requests = require("requests.exceptions", "vault")
+    urllib3 = require("urllib3.exceptions", "vault")
     return ErrorTable(
         "vault",
         [
@@ -67,11 +87,8 @@ def errors() -> ErrorTable:
             Rule(requests.MissingSchema, InvalidSourceError, _NOT_A_URL),
             Rule(requests.InvalidSchema, InvalidSourceError, _NOT_A_URL),
             Rule(requests.InvalidURL, InvalidSourceError, _NOT_A_URL),
-            Rule(
-                requests.SSLError,
-                InvalidSourceError,
-                "TLS verification failed; set VAULT_CACERT (or verify=) to the server's CA bundle",
-            ),
+            Rule(urllib3.LocationValueError, InvalidSourceError, _NOT_A_HOST),
+            Rule(requests.SSLError, InvalidSourceError, _tls_failed),
             Rule(
                 hvac.Forbidden,
                 SourceForbiddenError,
@@ -98,11 +115,7 @@ def errors() -> ErrorTable:
             ),
             Rule(requests.Timeout, SourceTimeoutError, _TIMEOUT),
             Rule(requests.ConnectTimeout, SourceTimeoutError, _TIMEOUT),
-            Rule(
-                requests.ConnectionError,
-                SourceUnavailableError,
-                "cannot connect to Vault; check VAULT_ADDR and that the server is up",
-            ),
+            Rule(requests.ConnectionError, SourceUnavailableError, _CANNOT_CONNECT),
         ],
         default="Vault failed ({type}); see the server's logs",
     )
@@ -150,6 +163,22 @@ def login_errors() -> ErrorTable:
 def translate_error(exc: Exception, locator: str) -> SourceError:
     """Map an hvac or requests error to the ``SourceError`` of its category."""
     return errors().translate(exc, locator)
+
+
+def _tls_failed(exc: Any) -> str:  # noqa: ANN401 - requests' SSLError
+    """Say which TLS failure it was, from the SSL library's reason (never its text)."""
+    reason = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in reason:
+        return (
+            "TLS verification failed: the server's certificate is not trusted; set VAULT_CACERT "
+            "(or secrets.sources.vault.verify) to the CA bundle that signed it"
+        )
+    if "WRONG_VERSION_NUMBER" in reason or "record layer failure" in reason:
+        return "the server at this address does not speak TLS: use http:// or the TLS port"
+    return (
+        "the TLS handshake with Vault did not finish (the server closed the connection); "
+        "check the address and the server's TLS settings"
+    )
 
 
 def _redirect_refused(exc: Any) -> str:  # noqa: ANN401 - requests' TooManyRedirects
