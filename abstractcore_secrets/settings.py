@@ -64,7 +64,7 @@ __all__ = [
 ]
 
 Check = Callable[[Any], "str | None"]
-"""Returns what is wrong with an option's value (completing "<option>=<value> ..."), or None."""
+"""Returns what is wrong with an option's value (completing ``option=value ...``), or None."""
 
 
 def _option(default: object, *, env: str | None = None, check: Check | None = None) -> Any:  # noqa: ANN401 - a dataclass field

@@ -34,9 +34,16 @@ fi
 instrumentation/collector/build.sh >/dev/null
 (cd instrumentation/collector/journalreceiver && go vet ./... && go test -count=1 ./...)
 
-python3 -m venv .venv
-export PATH="$PWD/.venv/bin:$PATH"
-python -m pip install --quiet --disable-pip-version-check -e '.[all,dev]'
+# The versions of requirements/test.lock (scripts/lock.sh refreshes it), so that a green run
+# says the same tomorrow; scripts/test-latest.sh runs the same with the newest versions instead.
+venv="${TEST_VENV:-.venv}"
+constraints=(--constraint requirements/test.lock)
+if [ "${TEST_UNLOCKED:-}" = 1 ]; then
+    constraints=()
+fi
+python3 -m venv "$venv"
+export PATH="$PWD/$venv/bin:$PATH"
+python -m pip install --quiet --disable-pip-version-check "${constraints[@]}" -e '.[all,dev]'
 # AbstractCore for the integration tests, without its dependency tree (spaCy, pandas, numba,
 # media stacks): the dev extra holds what its create_llm needs (openai, anthropic, httpx).
 python -m pip install --quiet --disable-pip-version-check --no-deps 'abstractcore==2.30.0'
@@ -45,6 +52,13 @@ ruff check .
 ruff format --check .
 mypy
 lint-imports
+# The documentation site, built strictly: a broken link, anchor or API reference fails it.
+scripts/build_docs.sh
+# The package as users get it: built, checked, installed with no extras and with each extra
+# into fresh environments and run there; sizes, the SBOM and a report go to dist/.
+# tests/test_package.py reads that report instead of building again.
+scripts/check_package.sh
+export TEST_PACKAGE_REPORT="$PWD/dist/check-package.json"
 
 status=0
 pytest "$@" || status=$?

@@ -190,9 +190,7 @@ def print_json(data: object) -> None:
 
 def _scrubbed_leaves(data: object) -> object:
     if isinstance(data, Mapping):
-        return {
-            _scrubbed_leaves(str(key)): _scrubbed_leaves(value) for key, value in data.items()
-        }
+        return {_scrubbed_leaves(str(key)): _scrubbed_leaves(value) for key, value in data.items()}
     if isinstance(data, (list, tuple)):
         return [_scrubbed_leaves(item) for item in data]
     if isinstance(data, str):

@@ -80,13 +80,14 @@ def telemetry(stage: Stage) -> None:
         "three keys from the config file, one of them twice.",
     )
     try:
+        # Importing configure_telemetry imports the OTel SDK (the otlp extra).
+        from ..telemetry import configure_telemetry
         from ..testing.otlp import OTLPReceiver
     except ImportError:
         say("(install 'abstractcore-secrets[otlp]' to see this step)")
         return
     from ..assembly import build_secrets_manager
     from ..settings import load_settings
-    from ..telemetry import configure_telemetry
 
     with OTLPReceiver() as receiver, _without_otel_variables():
         configured = configure_telemetry(

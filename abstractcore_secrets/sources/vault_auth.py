@@ -254,7 +254,7 @@ def check_auth_options(raw: Mapping[str, Any], where: str) -> None:
         )
     missing = [name for name in _REQUIRED.get(method, ()) if name not in options]
     if missing:
-        raise ConfigurationError(f"{where}: {method} auth needs {', '.join(missing)}")
+        raise ConfigurationError(f"{where}: {method} auth is missing {', '.join(missing)}")
 
 
 def auth_from_options(raw: Mapping[str, Any], where: str) -> VaultAuth:

@@ -24,7 +24,8 @@ class CollectorProcess(ProcessServer):
         config: The collector configuration file.
         environment: Variables the configuration reads, beyond the ports and folders this
             class assigns (``ABSTRACTCORE_COLLECTOR_*``; see docs/observability.md).
-        grpc_port, http_port: The OTLP receivers' ports; default free ones.
+        grpc_port: The OTLP gRPC receiver's port; default a free one.
+        http_port: The OTLP HTTP receiver's port; default a free one.
     """
 
     def __init__(
