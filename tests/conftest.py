@@ -160,3 +160,16 @@ def chain_of(config_path: Path, fingerprinter) -> Iterator[Callable[[SecretProvi
 
 
 ListSink = MemorySink  # the shipped in-memory audit sink, under the name the tests import
+
+
+class FailingDurableSink:
+    """A durable audit sink (what block mode guards) whose writes fail once ``fail`` is set."""
+
+    name = "durable"
+    durable = True
+    fsync = "always"
+    fail = False
+
+    def __call__(self, event: object) -> None:
+        if self.fail:
+            raise OSError("disk full")

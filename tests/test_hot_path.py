@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import FailingDurableSink
 
 from abstractcore_secrets import ResolutionCache, SecretsManager
 from abstractcore_secrets.assembly import build_secrets_manager, middleware_stacks
@@ -210,17 +211,7 @@ class TestHitsPastTheStack:
     def test_block_mode_denies_a_hit_whose_record_cannot_be_written(self, tmp_path):
         """Every hit is an event in block mode (the default there), and it can deny."""
 
-        class FailingDurable:
-            name = "durable"
-            durable = True
-            fsync = "always"
-            fail = False
-
-            def __call__(self, event):
-                if self.fail:
-                    raise OSError("disk full")
-
-        sink = FailingDurable()
+        sink = FailingDurableSink()
         audit = AuditMiddleware([sink], failure_mode="block")
         assert audit.hits == "every"
         manager = SecretsManager([InMemorySecretProvider({"openai": KEY})], middleware=[audit])

@@ -24,6 +24,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from conftest import FailingDurableSink
 
 from abstractcore_secrets import ResolutionCache, SecretsManager
 from abstractcore_secrets.assembly import middleware_stacks
@@ -410,17 +411,7 @@ class TestHitsPastTheStackAreTheStacksOutcomes:
         """Promise 2: block mode denies a hit whose durable record fails; the denial is what
         get_api_key raises and what the metrics count, exactly as through the stack."""
 
-        class Durable:
-            name = "durable"
-            durable = True
-            fsync = "always"
-            fail = False
-
-            def __call__(self, event):
-                if self.fail:
-                    raise OSError("disk full")
-
-        sink = Durable()
+        sink = FailingDurableSink()
         with capture_telemetry() as captured:
             manager = _stacked(
                 captured,
@@ -449,17 +440,7 @@ class TestHitsPastTheStackAreTheStacksOutcomes:
         """Promise 2: in block mode a hit whose durable record fails is denied, whichever
         way hits are recorded."""
 
-        class Durable:
-            name = "durable"
-            durable = True
-            fsync = "always"
-            fail = False
-
-            def __call__(self, event):
-                if self.fail:
-                    raise OSError("disk full")
-
-        sink = Durable()
+        sink = FailingDurableSink()
         # Summaries are written after the hits they count: block mode refuses them.
         with pytest.raises(ConfigurationError, match="block"):
             AuditMiddleware([sink], failure_mode="block", hits="summary")
